@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scour-dev/scour/internal/config"
+	"github.com/scour-dev/scour/internal/fetch"
+	"github.com/scour-dev/scour/internal/gather"
+	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/search"
+)
+
+func newGatherCmd(g *globals) *cobra.Command {
+	var (
+		skipSearch bool
+		noRetry    bool
+		shard      string
+		classes    []string
+	)
+	c := &cobra.Command{
+		Use:   "gather",
+		Short: "Search the configured sources and download images",
+		Long: `gather asks each source in scour.yaml for images of each class, records every
+candidate URL in the catalog, and downloads them politely: a few at a time per
+host, honouring 429/503 Retry-After, retrying only what may succeed later. Each
+download is checked (content sniffed, fully decoded, size limits) and stored
+under a name made from its content hash, so duplicates are stored once.
+
+gather is resumable: stop it at any moment (Ctrl-C, a crash, a reboot) and run
+it again; it skips what is done and retries only what failed for a passing
+reason (timeouts, 5xx, 429).`,
+		Example: `  scour gather                 # search, then download until each class reaches its target
+  scour gather --skip-search   # only download candidates already in the catalog
+  scour gather --json          # a JSON summary with counts by outcome and cause`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ui := newUI(g)
+			p, err := project.Open(ctx, g.dir)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			opts, err := gatherOptions(p, classes)
+			if err != nil {
+				return err
+			}
+			opts.SkipSearch = skipSearch
+			if noRetry {
+				opts.RetryFailed = false
+			}
+			if shard != "" {
+				if opts.Shard, err = parseShard(shard); err != nil {
+					return err
+				}
+			}
+			gt := &gather.Gatherer{Cat: p.Catalog, Store: p.Store, Fetcher: newFetcher(p.Config.Fetch, true), Events: ui}
+			sum, err := gt.Run(ctx, opts)
+			if perr := ui.result(sum, func(w io.Writer) { printGatherSummary(w, sum) }); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		},
+	}
+	c.Flags().BoolVar(&skipSearch, "skip-search", false, "do not search; only download candidates already in the catalog")
+	c.Flags().BoolVar(&noRetry, "no-retry", false, "do not retry URLs that failed for a retryable reason in earlier runs")
+	c.Flags().StringVar(&shard, "shard", "", "do only part k of N of the downloads, as k/N (0-based), e.g. 3/16")
+	c.Flags().StringSliceVar(&classes, "class", nil, "gather only these classes (repeatable)")
+	return c
+}
+
+func parseShard(s string) (gather.Shard, error) {
+	k, n, ok := strings.Cut(s, "/")
+	ki, err1 := strconv.Atoi(k)
+	ni, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || ni < 1 || ki < 0 || ki >= ni {
+		return gather.Shard{}, usagef("--shard %q: want k/N with 0 <= k < N, e.g. 0/4", s)
+	}
+	return gather.Shard{K: ki, N: ni}, nil
+}
+
+func newFetcher(f config.Fetch, allowFiles bool) *fetch.Fetcher {
+	return fetch.New(fetch.Options{
+		PerHost: f.PerHost, Rate: f.Rate,
+		Timeout: f.Timeout.D(), ConnectTimeout: f.Connect.D(), ReadTimeout: f.Idle.D(),
+		MaxBytes: int64(f.MaxBytes), MaxRedirects: f.Redirects, Retries: f.Retries,
+		UserAgent: f.UserAgent, AllowFiles: allowFiles,
+		Limits: imaging.Limits{MaxPixels: f.MaxPixels, MinWidth: f.MinWidth, MinHeight: f.MinHeight},
+	})
+}
+
+// gatherOptions turns scour.yaml into the gather stage's options: the
+// classes (all, or those named with --class) and one engine per source.
+func gatherOptions(p *project.Project, only []string) (gather.Options, error) {
+	cfg := p.Config
+	want := map[string]bool{}
+	for _, c := range only {
+		want[c] = true
+	}
+	var o gather.Options
+	for _, c := range cfg.Classes {
+		if len(want) > 0 && !want[c.Name] {
+			continue
+		}
+		delete(want, c.Name)
+		o.Classes = append(o.Classes, gather.Class{Name: c.Name, Queries: c.Queries, Target: c.Target})
+	}
+	for c := range want {
+		return o, usagef("--class %q is not a class in scour.yaml (classes: %s)", c, strings.Join(cfg.ClassNames(), ", "))
+	}
+	if len(cfg.Sources) == 0 {
+		return o, usagef("scour.yaml has no sources: add one under `sources:` (bing, duckduckgo, commons, urls or folder)")
+	}
+	for _, s := range cfg.Sources {
+		var mu sync.Mutex
+		var skipped []search.Skipped
+		so := search.Options{BaseURL: s.BaseURL, UserAgent: cfg.Fetch.UserAgent, OnSkip: func(sk search.Skipped) {
+			mu.Lock()
+			skipped = append(skipped, sk)
+			mu.Unlock()
+		}}
+		if s.Path != "" {
+			so.Path = p.Path(s.Path)
+		}
+		eng, err := search.New(s.Engine, so)
+		if err != nil {
+			return o, err
+		}
+		src := gather.Source{Engine: eng, Classes: s.Classes, MaxPages: s.MaxPages}
+		switch s.Engine {
+		case "folder":
+			src.Rescan, src.ClassFromResult, src.SkipCause = true, true, search.CauseSkipped
+		case "urls":
+			src.Rescan, src.ClassFromResult, src.SkipCause = true, true, search.CauseBadURL
+		}
+		if src.SkipCause != "" {
+			src.Skipped = func() []search.Skipped {
+				mu.Lock()
+				defer mu.Unlock()
+				out := skipped
+				skipped = nil
+				return out
+			}
+		}
+		o.Sources = append(o.Sources, src)
+	}
+	o.Workers = cfg.Fetch.Workers
+	o.SafeSearch = cfg.Fetch.SafeSearch == nil || *cfg.Fetch.SafeSearch
+	o.RetryFailed = cfg.Fetch.RetryFailed == nil || *cfg.Fetch.RetryFailed
+	return o, nil
+}
+
+func printGatherSummary(w io.Writer, s gather.Summary) {
+	fmt.Fprintf(w, "searched %d queries, %d new candidate URLs\n", s.Searched, s.Candidates)
+	fmt.Fprintf(w, "fetched %d: %d kept, %d duplicates, %d failed\n", s.Fetched, s.Kept, s.Duplicates, s.Failed)
+	for _, c := range gather.SortedCauses(s.ByCause) {
+		fmt.Fprintf(w, "  %-20s %d\n", c, s.ByCause[c])
+	}
+	for name, c := range s.PerClass {
+		if c.Target > 0 {
+			fmt.Fprintf(w, "class %-16s %d/%d kept (%d URLs known)\n", name, c.Kept, c.Target, c.URLs)
+		} else {
+			fmt.Fprintf(w, "class %-16s %d kept (%d URLs known)\n", name, c.Kept, c.URLs)
+		}
+	}
+}

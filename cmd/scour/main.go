@@ -1,0 +1,121 @@
+// Command scour turns a few search queries into a clean, trained image
+// classifier. This file holds the root command and the one place where
+// errors become exit codes; each subcommand lives in its own cmd_*.go file
+// and only wires flags to the internal stages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scour-dev/scour/internal/errkind"
+)
+
+// Exit codes, documented in the README and in `scour --help`.
+const (
+	exitOK          = 0
+	exitError       = 1   // the command failed; the message says why
+	exitUsage       = 2   // bad flags, arguments or scour.yaml
+	exitFatal       = 3   // the environment stopped the run: disk full, read-only, damaged catalog, unreachable store
+	exitPartial     = 4   // finished, but some work is still pending (re-run to continue)
+	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM; re-run to continue
+)
+
+// usageError marks mistakes the user makes on the command line.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// partialError says the command did useful work but left some for a re-run.
+type partialError struct{ error }
+
+func (p partialError) Unwrap() error { return p.error }
+
+type globals struct {
+	dir     string
+	json    bool
+	quiet   bool
+	verbose bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(ctx, err)
+	if err != nil {
+		ui := newUI(g)
+		ui.errorf(code, err)
+	}
+	return code
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	var pe partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue), errkind.Cause(err) == "config":
+		return exitUsage
+	case errkind.IsFatal(err):
+		return exitFatal
+	case errors.As(err, &pe):
+		return exitPartial
+	}
+	return exitError
+}
+
+const rootLong = `scour turns a few search queries into a clean, trained image classifier.
+
+A project is a directory with a scour.yaml (classes, their search queries,
+sources), a catalog (scour.db) and the images. The stages run in order:
+
+  scour init DIR        create a project with an example scour.yaml
+  scour gather          search the engines and download images, resumably
+  scour export          write the catalog as CSV or JSON lines
+
+Every command works on the project in the current directory, or in -C DIR.
+
+Exit codes: 0 ok; 1 failed; 2 bad usage or scour.yaml; 3 environment
+problem (disk full, read-only project, damaged catalog, store unreachable);
+4 finished with work left pending (re-run to continue); 130 interrupted.`
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "scour",
+		Short:         "Build a clean image classifier from search queries",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Example: `  scour init warships && cd warships
+  scour gather
+  scour export --format csv > catalog.csv`,
+	}
+	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", ".", "project directory")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON (a summary object; progress as JSON lines on stderr)")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.AddCommand(newInitCmd(g), newGatherCmd(g), newExportCmd(g), newBenchCmd(g), newVersionCmd(g))
+	return root
+}

@@ -1,0 +1,215 @@
+// Package catalog is the project's memory: one SQLite file (pure Go, no cgo)
+// that records every URL scour was given, what became of it, and every image
+// it kept, with provenance.
+//
+// Rows are keyed by content, never by counters: a URL row's id is a hash of
+// its class and URL, an image row's key is the sha256 of its bytes. So the
+// catalogs written by N independent shards merge without renumbering, and
+// every write is an idempotent upsert: replaying a batch after a crash
+// changes nothing.
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scour-dev/scour/internal/errkind"
+	_ "modernc.org/sqlite"
+)
+
+// Catalog is an open catalog file. It is safe for concurrent use; SQLite
+// serialises writers, so stages batch their writes.
+type Catalog struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens or creates the catalog at path and brings its schema up to date.
+// A file that is not a catalog, or a damaged one, is reported as a fatal
+// error naming the file; Open never modifies such a file.
+func Open(ctx context.Context, path string) (*Catalog, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, errkind.Fatal(fmt.Errorf("catalog: %w", err))
+		}
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, errkind.Fatal(fmt.Errorf("catalog %s: %w", path, err))
+	}
+	// One connection for writes keeps SQLite's locking simple and fast; WAL
+	// lets the same connection serve reads without blocking on them.
+	db.SetMaxOpenConns(1)
+	c := &Catalog{db: db, path: path}
+	if err := c.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the catalog.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+// Path is the catalog's file name.
+func (c *Catalog) Path() string { return c.path }
+
+// DB exposes the database to sibling stages' own tables (labels, splits,
+// runs) that they add through RegisterMigration. Stages must not write to
+// the urls and images tables except through this package.
+func (c *Catalog) DB() *sql.DB { return c.db }
+
+func (c *Catalog) corrupt(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "not a database") || strings.Contains(msg, "malformed") || strings.Contains(msg, "corrupt") {
+		return errkind.Fatal(fmt.Errorf("catalog %s is damaged (%v): restore it from a backup, or move it aside and re-run gather to rebuild it from the images", c.path, err))
+	}
+	if strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
+		return errkind.Fatal(fmt.Errorf("catalog %s cannot be written (%v): check the project directory's permissions", c.path, err))
+	}
+	if strings.Contains(msg, "disk is full") || strings.Contains(msg, "SQLITE_FULL") {
+		return errkind.Fatal(fmt.Errorf("catalog %s: disk full (%v): free space and re-run; nothing recorded so far is lost", c.path, err))
+	}
+	return err
+}
+
+type migration struct {
+	version int
+	sql     string
+}
+
+var migrations = []migration{
+	{1, `
+CREATE TABLE urls (
+	id          TEXT PRIMARY KEY,   -- URLID(class, url)
+	url         TEXT NOT NULL,
+	class       TEXT NOT NULL,
+	engine      TEXT NOT NULL DEFAULT '',
+	query       TEXT NOT NULL DEFAULT '',
+	rank        INTEGER NOT NULL DEFAULT 0,
+	page_url    TEXT NOT NULL DEFAULT '',
+	thumb_url   TEXT NOT NULL DEFAULT '',
+	title       TEXT NOT NULL DEFAULT '',
+	license     TEXT NOT NULL DEFAULT '',
+	author      TEXT NOT NULL DEFAULT '',
+	state       TEXT NOT NULL DEFAULT 'pending', -- pending | done | duplicate | failed
+	cause       TEXT NOT NULL DEFAULT '',
+	error       TEXT NOT NULL DEFAULT '',
+	retryable   INTEGER NOT NULL DEFAULT 0,
+	http_status INTEGER NOT NULL DEFAULT 0,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	sha256      TEXT NOT NULL DEFAULT '',
+	found_at    TEXT NOT NULL DEFAULT '',
+	updated_at  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX urls_state ON urls(state, id);
+CREATE INDEX urls_sha ON urls(sha256);
+CREATE TABLE images (
+	sha256      TEXT PRIMARY KEY,
+	class       TEXT NOT NULL,
+	key         TEXT NOT NULL,      -- where the bytes are in the store
+	format      TEXT NOT NULL,
+	width       INTEGER NOT NULL,
+	height      INTEGER NOT NULL,
+	bytes       INTEGER NOT NULL,
+	phash       INTEGER NOT NULL,   -- uint64 stored as its int64 bit pattern
+	url_id      TEXT NOT NULL DEFAULT '', -- the URL row it was first fetched from
+	fetched_at  TEXT NOT NULL,
+	status      TEXT NOT NULL DEFAULT 'kept', -- kept | quarantined
+	reason      TEXT NOT NULL DEFAULT '',
+	score       REAL NOT NULL DEFAULT 0,
+	method      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX images_class ON images(class, status);
+`},
+}
+
+// RegisterMigration lets a later stage add its own tables. Versions must be
+// unique and above 100 × the stage's slot so stages never collide; they run
+// in version order after the core migrations.
+func RegisterMigration(version int, sql string) {
+	for _, m := range migrations {
+		if m.version == version {
+			panic(fmt.Sprintf("catalog: migration %d registered twice", version))
+		}
+	}
+	migrations = append(migrations, migration{version, sql})
+}
+
+func (c *Catalog) migrate(ctx context.Context) error {
+	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return c.corrupt(fmt.Errorf("catalog %s: %w", c.path, err))
+	}
+	done := map[int]bool{}
+	rows, err := c.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return c.corrupt(err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return c.corrupt(err)
+		}
+		done[v] = true
+	}
+	rows.Close()
+	ms := append([]migration(nil), migrations...)
+	sortMigrations(ms)
+	for _, m := range ms {
+		if done[m.version] {
+			continue
+		}
+		tx, err := c.db.BeginTx(ctx, nil)
+		if err != nil {
+			return c.corrupt(err)
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return c.corrupt(fmt.Errorf("catalog %s: migration %d: %w", c.path, m.version, err))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES(?, ?)`, m.version, now()); err != nil {
+			tx.Rollback()
+			return c.corrupt(err)
+		}
+		if err := tx.Commit(); err != nil {
+			return c.corrupt(err)
+		}
+	}
+	return nil
+}
+
+func sortMigrations(ms []migration) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].version < ms[j-1].version; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// URLID is the stable identity of a URL within a class. The same URL in two
+// classes is two candidates: each class asked for it.
+func URLID(class, url string) string {
+	h := sha256.New()
+	h.Write([]byte(class))
+	h.Write([]byte{0})
+	h.Write([]byte(url))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// ErrNotFound is returned when a row asked for by key does not exist.
+var ErrNotFound = errors.New("not in catalog")

@@ -1,0 +1,254 @@
+// Package config reads scour.yaml, the file that says what a project is
+// about: its classes and how to find pictures of them, and how politely to
+// fetch them. Unknown keys are errors that name their line, because a typo
+// that silently does nothing costs a user a whole scrape.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the config file inside a project directory.
+const FileName = "scour.yaml"
+
+// Config is a whole scour.yaml.
+type Config struct {
+	// Store is where image bytes live: "local" (the project directory) or
+	// "s3://bucket/prefix".
+	Store   string   `yaml:"store"`
+	Classes []Class  `yaml:"classes"`
+	Sources []Source `yaml:"sources"`
+	Fetch   Fetch    `yaml:"fetch"`
+}
+
+// Class is one thing the classifier must tell apart.
+type Class struct {
+	Name       string   `yaml:"name"`
+	Queries    []string `yaml:"queries"`
+	References []string `yaml:"references"` // reference images (paths relative to the project) for clean
+	Target     int      `yaml:"target"`     // how many images to gather; 0 = no limit
+}
+
+// Source is one search engine, or a local list or folder.
+type Source struct {
+	Engine string `yaml:"engine"` // bing | duckduckgo | commons | urls | folder
+	Path   string `yaml:"path"`   // urls: the list file; folder: the root directory
+	// Classes restricts the source to some classes; empty = all.
+	Classes []string `yaml:"classes"`
+	// MaxPages bounds how deep a search goes per query; 0 = until target or no more results.
+	MaxPages int `yaml:"max_pages"`
+	// BaseURL overrides the engine's address (tests and mirrors).
+	BaseURL string `yaml:"base_url"`
+}
+
+// Fetch says how to download politely.
+type Fetch struct {
+	Workers     int      `yaml:"workers"`  // concurrent downloads in all
+	PerHost     int      `yaml:"per_host"` // concurrent downloads per host
+	Rate        float64  `yaml:"rate"`     // requests per second per host; 0 = unlimited
+	Timeout     Duration `yaml:"timeout"`  // whole request, body included
+	Connect     Duration `yaml:"connect_timeout"`
+	Idle        Duration `yaml:"read_timeout"` // longest wait for the next bytes of a body
+	MaxBytes    Size     `yaml:"max_bytes"`
+	MaxPixels   int64    `yaml:"max_pixels"`
+	MinWidth    int      `yaml:"min_width"`
+	MinHeight   int      `yaml:"min_height"`
+	Retries     int      `yaml:"retries"`
+	Redirects   int      `yaml:"max_redirects"`
+	UserAgent   string   `yaml:"user_agent"`
+	SafeSearch  *bool    `yaml:"safe_search"`
+	RetryFailed *bool    `yaml:"retry_failed"` // on a re-run, retry URLs that failed for a retryable cause
+}
+
+// Default returns the settings used for everything scour.yaml leaves out.
+func Default() Config {
+	t := true
+	return Config{
+		Store: "local",
+		Fetch: Fetch{
+			Workers: 32, PerHost: 4, Rate: 0,
+			Timeout: Duration(60 * time.Second), Connect: Duration(10 * time.Second), Idle: Duration(20 * time.Second),
+			MaxBytes: 25 << 20, MaxPixels: 64_000_000, MinWidth: 32, MinHeight: 32,
+			Retries: 3, Redirects: 5, UserAgent: "", SafeSearch: &t, RetryFailed: &t,
+		},
+	}
+}
+
+// Load reads and checks path, filling defaults.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Config{}, fmt.Errorf("%s not found: run `scour init DIR` to create a project, or pass -C DIR: %w", path, err)
+		}
+		return Config{}, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads a scour.yaml held in memory; name is used in messages.
+func Parse(name string, data []byte) (Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, ioEOF) {
+		return Config{}, fmt.Errorf("%s: %s", name, friendlyYAML(err))
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
+var fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// friendlyYAML rewrites yaml.v3's messages so they talk about scour.yaml's
+// keys, not Go types, and suggests the key that was probably meant.
+func friendlyYAML(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if m := fieldNotFound.FindStringSubmatch(l); m != nil {
+			s := fmt.Sprintf("line %s: unknown key %q in %s", m[1], m[2], sectionName(m[3]))
+			if sug := suggest(m[2], knownKeys(m[3])); sug != "" {
+				s += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			l = s
+		}
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+func sectionName(goType string) string {
+	switch goType {
+	case "Config":
+		return "the top level"
+	case "Class":
+		return "a class"
+	case "Source":
+		return "a source"
+	case "Fetch":
+		return "fetch"
+	}
+	return goType
+}
+
+func knownKeys(goType string) []string {
+	switch goType {
+	case "Config":
+		return yamlKeys(Config{})
+	case "Class":
+		return yamlKeys(Class{})
+	case "Source":
+		return yamlKeys(Source{})
+	case "Fetch":
+		return yamlKeys(Fetch{})
+	}
+	return nil
+}
+
+// Validate checks what YAML types cannot: names, ranges, engines.
+func (c *Config) Validate() error {
+	if len(c.Classes) == 0 {
+		return errors.New("no classes: add at least one under `classes:` (each with a name and queries)")
+	}
+	seen := map[string]bool{}
+	for i, cl := range c.Classes {
+		if cl.Name == "" {
+			return fmt.Errorf("class %d has no name", i+1)
+		}
+		if !validName(cl.Name) {
+			return fmt.Errorf("class name %q: use letters, digits, '-', '_' and '.' only (it becomes a folder name)", cl.Name)
+		}
+		if seen[cl.Name] {
+			return fmt.Errorf("class %q is listed twice", cl.Name)
+		}
+		seen[cl.Name] = true
+		if cl.Target < 0 {
+			return fmt.Errorf("class %q: target must be >= 0", cl.Name)
+		}
+	}
+	for i, s := range c.Sources {
+		switch s.Engine {
+		case "bing", "duckduckgo", "commons":
+		case "urls", "folder":
+			if s.Path == "" {
+				return fmt.Errorf("source %d (%s) needs a path", i+1, s.Engine)
+			}
+		case "":
+			return fmt.Errorf("source %d has no engine (one of bing, duckduckgo, commons, urls, folder)", i+1)
+		default:
+			msg := fmt.Sprintf("source %d: unknown engine %q (one of bing, duckduckgo, commons, urls, folder)", i+1, s.Engine)
+			if sug := suggest(s.Engine, []string{"bing", "duckduckgo", "commons", "urls", "folder"}); sug != "" {
+				msg += fmt.Sprintf("; did you mean %q?", sug)
+			}
+			return errors.New(msg)
+		}
+		for _, n := range s.Classes {
+			if !seen[n] {
+				return fmt.Errorf("source %d (%s) names class %q, which is not under classes:", i+1, s.Engine, n)
+			}
+		}
+	}
+	f := c.Fetch
+	switch {
+	case f.Workers < 1:
+		return errors.New("fetch.workers must be at least 1")
+	case f.PerHost < 1:
+		return errors.New("fetch.per_host must be at least 1")
+	case f.Rate < 0:
+		return errors.New("fetch.rate must be >= 0 (0 = unlimited)")
+	case f.MaxBytes <= 0:
+		return errors.New("fetch.max_bytes must be positive")
+	case f.Retries < 0:
+		return errors.New("fetch.retries must be >= 0")
+	}
+	if c.Store != "local" && c.Store != "" && !strings.HasPrefix(c.Store, "s3://") {
+		return fmt.Errorf("store %q: use local or s3://bucket/prefix", c.Store)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return s != "." && s != ".."
+}
+
+// ClassNames lists the classes in file order.
+func (c *Config) ClassNames() []string {
+	out := make([]string, len(c.Classes))
+	for i, cl := range c.Classes {
+		out[i] = cl.Name
+	}
+	return out
+}
+
+// SourceApplies reports whether s gathers for class.
+func (s Source) SourceApplies(class string) bool {
+	if len(s.Classes) == 0 {
+		return true
+	}
+	for _, c := range s.Classes {
+		if c == class {
+			return true
+		}
+	}
+	return false
+}

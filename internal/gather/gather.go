@@ -1,0 +1,567 @@
+// Package gather is the first stage: it asks the configured search engines
+// for candidate URLs, records them in the catalog, downloads them with the
+// fetcher and stores the images that pass under content-addressed keys.
+//
+// It is resumable by construction. Candidates are catalog rows keyed by
+// (class, URL); an image's key is its sha256; outcomes are recorded after the
+// bytes are safely in the store. Kill it at any moment and run it again: URLs
+// already done are skipped, images are never written twice under two names,
+// and only pending or retryably-failed URLs are fetched again.
+package gather
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/fetch"
+	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/progress"
+	"github.com/scour-dev/scour/internal/search"
+	"github.com/scour-dev/scour/internal/store"
+)
+
+// Source is one engine and the queries to run on it, per class.
+type Source struct {
+	Engine   search.Engine
+	Classes  []string // classes this source gathers for; empty = every class
+	MaxPages int      // 0 = until enough candidates or no more results
+	// ClassFromResult is set for sources whose results carry their own class
+	// (folder subdirectories, a class column in a URL list).
+	ClassFromResult bool
+	// Rescan marks local sources (folders, URL lists) that are cheap to read
+	// again, so every run picks up files added since the last one.
+	Rescan bool
+	// Skipped hands back, and forgets, the inputs the engine passed over
+	// (garbage lines of a URL list, files outside class folders) so they are
+	// recorded as failures with SkipCause instead of vanishing; may be nil.
+	Skipped   func() []search.Skipped
+	SkipCause string
+}
+
+// Class is a class with its search queries and target count.
+type Class struct {
+	Name    string
+	Queries []string
+	Target  int // 0 = no limit
+}
+
+// Shard restricts a run to one deterministic part of the work.
+type Shard struct{ K, N int }
+
+// Owns reports whether the shard does the URL with this id.
+func (s Shard) Owns(id string) bool {
+	if s.N <= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64()%uint64(s.N)) == s.K
+}
+
+// Options configures a run.
+type Options struct {
+	Classes     []Class
+	Sources     []Source
+	SafeSearch  bool
+	Workers     int
+	RetryFailed bool
+	// Overfetch multiplies a class's target to decide how many candidate URLs
+	// to collect before searching stops: many URLs fail or are garbage.
+	Overfetch  float64
+	SkipSearch bool // fetch only what the catalog already has
+	Shard      Shard
+	BatchSize  int           // outcomes per catalog transaction (default 256)
+	FlushEvery time.Duration // longest wait before a partial batch is committed (default 250ms)
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Searched   int                     `json:"queries_searched"`
+	Candidates int                     `json:"candidates_new"`
+	Fetched    int                     `json:"fetched"`
+	Kept       int                     `json:"kept"`
+	Duplicates int                     `json:"duplicates"`
+	Failed     int                     `json:"failed"`
+	ByCause    map[string]int          `json:"failed_by_cause"`
+	PerClass   map[string]ClassSummary `json:"classes"`
+	Notes      []string                `json:"notes,omitempty"`
+}
+
+// ClassSummary is one class's standing after the run.
+type ClassSummary struct {
+	Kept   int `json:"kept"`
+	Target int `json:"target"`
+	URLs   int `json:"urls"`
+}
+
+// Gatherer runs the stage.
+type Gatherer struct {
+	Cat     *catalog.Catalog
+	Store   store.Store
+	Fetcher *fetch.Fetcher
+	Events  progress.Sink
+}
+
+// Run searches, then fetches. A fatal error (disk full, read-only store,
+// damaged catalog) stops the run; everything recorded before it stays.
+func (g *Gatherer) Run(ctx context.Context, o Options) (Summary, error) {
+	if g.Events == nil {
+		g.Events = progress.Discard
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.Overfetch <= 0 {
+		o.Overfetch = 1.5
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 250 * time.Millisecond
+	}
+	sum := Summary{ByCause: map[string]int{}, PerClass: map[string]ClassSummary{}}
+	if !o.SkipSearch {
+		if err := g.searchAll(ctx, o, &sum); err != nil {
+			return sum, err
+		}
+	}
+	err := g.fetchAll(ctx, o, &sum)
+	for _, c := range o.Classes {
+		kept, _ := g.Cat.CountKept(context.WithoutCancel(ctx), c.Name)
+		total, _, _ := g.Cat.CountClassURLs(context.WithoutCancel(ctx), c.Name)
+		sum.PerClass[c.Name] = ClassSummary{Kept: kept, Target: c.Target, URLs: total}
+		if c.Target > 0 && kept < c.Target && err == nil {
+			note := fmt.Sprintf("class %s: %d of %d images kept from %d URLs; add queries or sources to reach the target", c.Name, kept, c.Target, total)
+			sum.Notes = append(sum.Notes, note)
+			progress.Warn(g.Events, "gather", note)
+		}
+	}
+	return sum, err
+}
+
+func (g *Gatherer) searchAll(ctx context.Context, o Options, sum *Summary) error {
+	known := map[string]bool{}
+	for _, c := range o.Classes {
+		known[c.Name] = true
+	}
+	for _, src := range o.Sources {
+		if src.ClassFromResult {
+			if err := g.searchOne(ctx, o, src, "", "", 0, known, sum); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, c := range o.Classes {
+			if !applies(src, c.Name) {
+				continue
+			}
+			queries := c.Queries
+			if len(queries) == 0 {
+				queries = []string{c.Name}
+			}
+			for _, q := range queries {
+				want := 0
+				if c.Target > 0 {
+					want = int(float64(c.Target)*o.Overfetch+0.5) / len(queries)
+					if want < 1 {
+						want = 1
+					}
+				}
+				if err := g.searchOne(ctx, o, src, c.Name, q, want, known, sum); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func applies(src Source, class string) bool {
+	if len(src.Classes) == 0 {
+		return true
+	}
+	for _, c := range src.Classes {
+		if c == class {
+			return true
+		}
+	}
+	return false
+}
+
+// searchOne pages through one query until it has want candidates (0 = all),
+// the engine says there is no more, or a page brings nothing new.
+func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, q string, want int, known map[string]bool, sum *Summary) error {
+	name := src.Engine.Name()
+	label := name
+	if q != "" {
+		label = fmt.Sprintf("%s %q", name, q)
+	}
+	if !src.Rescan {
+		st, err := g.Cat.SearchState(ctx, name, class, q)
+		if err != nil {
+			return err
+		}
+		if st.Exhausted || (want > 0 && st.Found >= want) {
+			return nil
+		}
+	}
+	pager, err := src.Engine.Search(ctx, search.Query{Text: q, SafeSearch: o.SafeSearch})
+	if err != nil {
+		return g.searchFailed(label, err, sum)
+	}
+	sum.Searched++
+	found, rank, exhausted := 0, 0, false
+	for page := 0; src.MaxPages == 0 || page < src.MaxPages; page++ {
+		if want > 0 && found >= want {
+			break
+		}
+		results, err := pageWithRetry(ctx, pager, page)
+		if errors.Is(err, search.ErrNoMore) {
+			exhausted = true
+			break
+		}
+		if err != nil {
+			if errkind.IsFatal(err) || ctx.Err() != nil {
+				return err
+			}
+			// A search that breaks part-way keeps what it found.
+			g.searchFailed(label, err, sum)
+			break
+		}
+		var cands []catalog.Candidate
+		for _, r := range results {
+			cl := class
+			if src.ClassFromResult {
+				cl = r.Class
+				if cl == "" && len(src.Classes) == 1 {
+					cl = src.Classes[0]
+				}
+			}
+			if !known[cl] {
+				continue
+			}
+			rank++
+			cands = append(cands, catalog.Candidate{
+				URL: r.MediaURL, Class: cl, Engine: name, Query: q, Rank: rank,
+				PageURL: r.PageURL, ThumbURL: r.ThumbURL, Title: r.Title, License: r.License, Author: r.Author,
+			})
+		}
+		added, err := g.Cat.AddCandidates(ctx, cands)
+		if err != nil {
+			return err
+		}
+		found += len(cands)
+		sum.Candidates += added
+		progress.Step(g.Events, "search", int64(added))
+		if len(results) > 0 && added == 0 && !src.Rescan {
+			// The engine repeats itself: stop instead of looping forever.
+			exhausted = true
+			break
+		}
+	}
+	if src.Skipped != nil {
+		for _, b := range src.Skipped() {
+			cl := class
+			if cl == "" && len(src.Classes) == 1 {
+				cl = src.Classes[0]
+			}
+			text := b.Text
+			if b.Line > 0 {
+				text = fmt.Sprintf("line %d: %s", b.Line, b.Text)
+			}
+			cand := catalog.Candidate{URL: text, Class: cl, Engine: name, Rank: b.Line}
+			if err := g.Cat.RecordFailure(ctx, cand, src.SkipCause, b.Reason); err != nil {
+				return err
+			}
+			sum.Failed++
+			sum.ByCause[src.SkipCause]++
+		}
+	}
+	if want > 0 && found < want {
+		note := fmt.Sprintf("%s: found %d URLs of %d asked for", label, found, want)
+		if class != "" {
+			note = fmt.Sprintf("%s (class %s)", note, class)
+		}
+		sum.Notes = append(sum.Notes, note)
+		progress.Info(g.Events, "search", note)
+	}
+	if src.Rescan {
+		return nil
+	}
+	return g.Cat.SaveSearchState(ctx, catalog.SearchState{Engine: name, Class: class, Query: q, Found: found, Exhausted: exhausted})
+}
+
+func (g *Gatherer) searchFailed(label string, err error, sum *Summary) error {
+	note := fmt.Sprintf("%s: search failed: %v", label, err)
+	sum.Notes = append(sum.Notes, note)
+	progress.Warn(g.Events, "search", note)
+	return nil
+}
+
+// pageWithRetry gives a search page a few tries when the engine says the
+// failure is passing (429, 5xx), waiting as the server asked.
+func pageWithRetry(ctx context.Context, p search.Pager, page int) ([]search.Result, error) {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		var rs []search.Result
+		rs, err = p.Page(ctx, page)
+		if err == nil || !errkind.IsRetryable(err) {
+			return rs, err
+		}
+		wait := errkind.RetryAfter(err)
+		if wait <= 0 {
+			wait = time.Duration(1<<attempt) * time.Second
+		}
+		if wait > 2*time.Minute {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil, err
+}
+
+type job struct {
+	row catalog.URLRow
+}
+
+type done struct {
+	row catalog.URLRow
+	out catalog.Outcome
+	key string // store key written, "" if none
+}
+
+func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error {
+	targets := map[string]int{}
+	kept := map[string]int{}
+	for _, c := range o.Classes {
+		targets[c.Name] = c.Target
+		n, err := g.Cat.CountKept(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		kept[c.Name] = n
+	}
+	var keptMu sync.Mutex
+	full := func(class string) bool {
+		keptMu.Lock()
+		defer keptMu.Unlock()
+		t, ok := targets[class]
+		return !ok || (t > 0 && kept[class] >= t)
+	}
+
+	byState, _, err := g.Cat.CountURLs(ctx)
+	if err != nil {
+		return err
+	}
+	total := int64(byState[catalog.StatePending])
+	if o.RetryFailed {
+		total += int64(byState[catalog.StateFailed])
+	}
+	progress.Start(g.Events, "fetch", total)
+	defer progress.Finish(g.Events, "fetch")
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job, o.Workers*2)
+	results := make(chan done, o.Workers*2)
+
+	var wg sync.WaitGroup
+	for i := 0; i < o.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if full(j.row.Class) {
+					// Leave it pending: a later run with a higher target takes it.
+					results <- done{row: j.row}
+					continue
+				}
+				results <- g.fetchOne(ctx, j.row)
+			}
+		}()
+	}
+
+	writerErr := make(chan error, 1)
+	go func() {
+		writerErr <- g.writer(ctx, cancel, o, results, sum, func(class string) {
+			keptMu.Lock()
+			kept[class]++
+			keptMu.Unlock()
+		})
+	}()
+
+	feedErr := g.Cat.ForEachTodo(ctx, 512, o.RetryFailed, o.Shard.Owns, func(rows []catalog.URLRow) error {
+		for _, r := range rows {
+			if full(r.Class) {
+				continue
+			}
+			select {
+			case jobs <- job{row: r}:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	close(results)
+	werr := <-writerErr
+	switch {
+	case werr != nil:
+		return werr
+	case feedErr != nil && !errors.Is(feedErr, context.Canceled):
+		return feedErr
+	case ctx.Err() != nil:
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (g *Gatherer) fetchOne(ctx context.Context, row catalog.URLRow) done {
+	d := done{row: row, out: catalog.Outcome{URLID: row.ID}}
+	res, err := g.Fetcher.Get(ctx, row.URL)
+	if err != nil {
+		d.out.Cause = errkind.Cause(err)
+		d.out.Err = err.Error()
+		d.out.Retryable = errkind.IsRetryable(err)
+		d.out.HTTPStatus = fetch.StatusOf(err)
+		return d
+	}
+	key := ImageKey(row.Class, res.SHA256, res.Meta.Format)
+	if existing, err := g.Cat.GetImage(ctx, res.SHA256); err == nil {
+		// Known bytes: record the duplicate without writing them again.
+		key = existing.Key
+	} else if err := g.Store.Put(ctx, key, bytes.NewReader(res.Data), int64(len(res.Data))); err != nil {
+		d.out.Cause, d.out.Err, d.out.Retryable = "store", err.Error(), true
+		if errkind.IsFatal(err) {
+			d.out.Cause = "store-fatal"
+		}
+		return d
+	} else {
+		d.key = key
+	}
+	d.out.HTTPStatus = res.HTTPStatus
+	d.out.Image = &catalog.Image{
+		SHA256: res.SHA256, Class: row.Class, Key: key, Format: res.Meta.Format,
+		Width: res.Meta.Width, Height: res.Meta.Height, Bytes: int64(len(res.Data)), PHash: res.Meta.PHash,
+	}
+	return d
+}
+
+// ImageKey is where an image's bytes live: by class, named by content.
+func ImageKey(class, sha, format string) string {
+	return "images/" + class + "/" + sha + imaging.Ext(format)
+}
+
+// writer commits outcomes in batches: one transaction per batch keeps the
+// catalog fast, and since outcomes are recorded only after their bytes are
+// stored, a crash loses at most a batch of records, which the next run
+// simply redoes.
+func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o Options, in <-chan done, sum *Summary, onKept func(string)) error {
+	var batch []done
+	var fatal error
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		outs := make([]catalog.Outcome, 0, len(batch))
+		for _, d := range batch {
+			outs = append(outs, d.out)
+		}
+		res, err := g.Cat.Record(context.WithoutCancel(ctx), outs)
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			d := batch[i]
+			sum.Fetched++
+			switch r.State {
+			case catalog.StateDone:
+				sum.Kept++
+				onKept(d.row.Class)
+			case catalog.StateDuplicate:
+				sum.Duplicates++
+				if d.key != "" && r.Duplicate != nil && r.Duplicate.Key != d.key {
+					// We wrote a second copy under another class: remove it.
+					g.Store.Delete(context.WithoutCancel(ctx), d.key)
+				}
+			case catalog.StateFailed:
+				sum.Failed++
+				sum.ByCause[d.out.Cause]++
+			}
+		}
+		progress.Step(g.Events, "fetch", int64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	tick := time.NewTicker(o.FlushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case d, ok := <-in:
+			if !ok {
+				if err := flush(); err != nil {
+					return err
+				}
+				return fatal
+			}
+			if d.out.URLID == "" {
+				continue // skipped: class already full
+			}
+			if d.out.Cause == "store-fatal" || d.out.Cause == "interrupted" {
+				// Not the URL's fault: leave it pending for the next run.
+				if d.out.Cause == "store-fatal" && fatal == nil {
+					fatal = errkind.Fatal(fmt.Errorf("writing images to %s: %s", g.Store, d.out.Err))
+					progress.Warn(g.Events, "fetch", fatal.Error())
+					// Stop feeding work; workers drain what they hold.
+					stop(fatal)
+				}
+				continue
+			}
+			batch = append(batch, d)
+			if len(batch) >= o.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// SortedCauses lists causes by count, largest first, for summaries.
+func SortedCauses(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
