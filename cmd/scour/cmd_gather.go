@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,7 +164,13 @@ func printGatherSummary(w io.Writer, s gather.Summary) {
 	for _, c := range gather.SortedCauses(s.ByCause) {
 		fmt.Fprintf(w, "  %-20s %d\n", c, s.ByCause[c])
 	}
-	for name, c := range s.PerClass {
+	names := make([]string, 0, len(s.PerClass))
+	for n := range s.PerClass {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := s.PerClass[name]
 		if c.Target > 0 {
 			fmt.Fprintf(w, "class %-16s %d/%d kept (%d URLs known)\n", name, c.Kept, c.Target, c.URLs)
 		} else {

@@ -61,11 +61,13 @@ func (u *ui) Emit(e progress.Event) {
 		}
 		fmt.Fprintf(u.err, "%s%s\n", prefix, e.Msg)
 	case progress.Begin:
-		u.bars[e.Stage] = &bar{stage: e.Stage, total: e.Total, start: time.Now()}
+		now := time.Now()
+		u.bars[e.Stage] = &bar{stage: e.Stage, total: e.Total, start: now, lastPrint: now}
 	case progress.Advance:
 		b := u.bars[e.Stage]
 		if b == nil {
-			b = &bar{stage: e.Stage, start: time.Now()}
+			now := time.Now()
+			b = &bar{stage: e.Stage, start: now, lastPrint: now}
 			u.bars[e.Stage] = b
 		}
 		b.done += e.Done

@@ -130,7 +130,10 @@ func (g *Gatherer) Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	sum := Summary{ByCause: map[string]int{}, PerClass: map[string]ClassSummary{}}
 	if !o.SkipSearch {
-		if err := g.searchAll(ctx, o, &sum); err != nil {
+		progress.Start(g.Events, "search", 0)
+		err := g.searchAll(ctx, o, &sum)
+		progress.Finish(g.Events, "search")
+		if err != nil {
 			return sum, err
 		}
 	}
@@ -261,7 +264,9 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 		}
 		found += len(cands)
 		sum.Candidates += added
-		progress.Step(g.Events, "search", int64(added))
+		if added > 0 {
+			progress.Step(g.Events, "search", int64(added))
+		}
 		if len(results) > 0 && added == 0 && !src.Rescan {
 			// The engine repeats itself: stop instead of looping forever.
 			exhausted = true
@@ -346,22 +351,39 @@ type done struct {
 }
 
 func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error {
+	// taken counts, per class, images kept plus downloads in flight, so that
+	// a class stops at its target instead of overshooting by the number of
+	// workers.
 	targets := map[string]int{}
-	kept := map[string]int{}
+	taken := map[string]int{}
 	for _, c := range o.Classes {
 		targets[c.Name] = c.Target
 		n, err := g.Cat.CountKept(ctx, c.Name)
 		if err != nil {
 			return err
 		}
-		kept[c.Name] = n
+		taken[c.Name] = n
 	}
-	var keptMu sync.Mutex
+	var takenMu sync.Mutex
 	full := func(class string) bool {
-		keptMu.Lock()
-		defer keptMu.Unlock()
+		takenMu.Lock()
+		defer takenMu.Unlock()
 		t, ok := targets[class]
-		return !ok || (t > 0 && kept[class] >= t)
+		return !ok || (t > 0 && taken[class] >= t)
+	}
+	reserve := func(class string) bool {
+		takenMu.Lock()
+		defer takenMu.Unlock()
+		if t := targets[class]; t > 0 && taken[class] >= t {
+			return false
+		}
+		taken[class]++
+		return true
+	}
+	release := func(class string) {
+		takenMu.Lock()
+		taken[class]--
+		takenMu.Unlock()
 	}
 
 	byState, _, err := g.Cat.CountURLs(ctx)
@@ -386,23 +408,22 @@ func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if full(j.row.Class) {
+				if !reserve(j.row.Class) {
 					// Leave it pending: a later run with a higher target takes it.
-					results <- done{row: j.row}
 					continue
 				}
-				results <- g.fetchOne(ctx, j.row)
+				d := g.fetchOne(ctx, j.row)
+				if d.out.Image == nil {
+					release(j.row.Class)
+				}
+				results <- d
 			}
 		}()
 	}
 
 	writerErr := make(chan error, 1)
 	go func() {
-		writerErr <- g.writer(ctx, cancel, o, results, sum, func(class string) {
-			keptMu.Lock()
-			kept[class]++
-			keptMu.Unlock()
-		})
+		writerErr <- g.writer(ctx, cancel, o, results, sum, release)
 	}()
 
 	feedErr := g.Cat.ForEachTodo(ctx, 512, o.RetryFailed, o.Shard.Owns, func(rows []catalog.URLRow) error {
@@ -476,7 +497,9 @@ func ImageKey(class, sha, format string) string {
 // catalog fast, and since outcomes are recorded only after their bytes are
 // stored, a crash loses at most a batch of records, which the next run
 // simply redoes.
-func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o Options, in <-chan done, sum *Summary, onKept func(string)) error {
+// notKept is called for each fetched image that turned out to be a
+// duplicate, giving its class's reservation back.
+func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o Options, in <-chan done, sum *Summary, notKept func(string)) error {
 	var batch []done
 	var fatal error
 	flush := func() error {
@@ -497,9 +520,9 @@ func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o O
 			switch r.State {
 			case catalog.StateDone:
 				sum.Kept++
-				onKept(d.row.Class)
 			case catalog.StateDuplicate:
 				sum.Duplicates++
+				notKept(d.row.Class)
 				if d.key != "" && r.Duplicate != nil && r.Duplicate.Key != d.key {
 					// We wrote a second copy under another class: remove it.
 					g.Store.Delete(context.WithoutCancel(ctx), d.key)
@@ -523,9 +546,6 @@ func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o O
 					return err
 				}
 				return fatal
-			}
-			if d.out.URLID == "" {
-				continue // skipped: class already full
 			}
 			if d.out.Cause == "store-fatal" || d.out.Cause == "interrupted" {
 				// Not the URL's fault: leave it pending for the next run.

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/scour-dev/scour/internal/sharedtest"
+)
+
+// TestMain lets the scripts run `scour` as a real command (a re-exec of the
+// test binary), so exit codes and stdout/stderr are exactly a user's.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"scour": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar: each is a small session at a
+// shell, with the files it needs, the commands and what they must print.
+func TestScripts(t *testing.T) {
+	shared := sharedtest.Dir(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SHARED", shared)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// exits N PROG ARGS...: run PROG and require exit status N
+			// (stdout and stderr are kept for the next stdout/stderr checks).
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: exits N PROG ARGS...")
+				}
+				err := ts.Exec(args[1], args[2:]...)
+				code := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode()
+				} else if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				if fmt.Sprint(code) != args[0] {
+					ts.Fatalf("exit status %d, want %s", code, args[0])
+				}
+			},
+			// serve-images DIR: serve DIR's files at /img/NAME, plus /html/*
+			// (HTML sent as image/jpeg) and /gone/* (404), on loopback; sets $SERVER.
+			"serve-images": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: serve-images DIR")
+				}
+				dir := ts.MkAbs(args[0])
+				mux := http.NewServeMux()
+				mux.Handle("/img/", http.StripPrefix("/img/", http.FileServer(http.Dir(dir))))
+				mux.HandleFunc("/html/", func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "image/jpeg")
+					fmt.Fprint(w, "<!doctype html><title>Forbidden</title>")
+				})
+				srv := httptest.NewServer(mux)
+				ts.Defer(srv.Close)
+				ts.Setenv("SERVER", srv.URL)
+			},
+			// copy-images SRC DST N: copy the first N image files of SRC into DST.
+			"copy-images": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: copy-images SRC DST N")
+				}
+				var n int
+				fmt.Sscan(args[2], &n)
+				src, dst := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+				ents, err := os.ReadDir(src)
+				ts.Check(err)
+				ts.Check(os.MkdirAll(dst, 0o755))
+				for _, e := range ents {
+					if n == 0 {
+						break
+					}
+					if !strings.HasSuffix(e.Name(), ".jpg") {
+						continue
+					}
+					b, err := os.ReadFile(filepath.Join(src, e.Name()))
+					ts.Check(err)
+					ts.Check(os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644))
+					n--
+				}
+			},
+		},
+	})
+}

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+classes:
+  - name: zumwalt
+    queries: ["Zumwalt-class destroyer"]
+    target: 100
+  - name: type052
+    queries: ["Type 052 destroyer"]
+sources:
+  - engine: bing
+  - engine: urls
+    path: urls.txt
+    classes: [zumwalt]
+fetch:
+  timeout: 15s
+  max_bytes: 10MB
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := Parse("scour.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ClassNames(); strings.Join(got, ",") != "zumwalt,type052" {
+		t.Fatalf("classes %v", got)
+	}
+	if c.Fetch.Timeout.D() != 15*time.Second || c.Fetch.MaxBytes != 10<<20 {
+		t.Fatalf("fetch %+v", c.Fetch)
+	}
+	if c.Fetch.Workers != Default().Fetch.Workers {
+		t.Fatalf("defaults not kept: workers=%d", c.Fetch.Workers)
+	}
+}
+
+func TestParseErrorsPointAtTheProblem(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"typo in class key", "classes:\n  - name: a\n    queris: [x]\n", []string{"line 3", `unknown key "queris"`, `did you mean "queries"`}},
+		{"typo at top", "clases:\n  - name: a\n", []string{"line 1", `"clases"`, `did you mean "classes"`}},
+		{"typo in fetch", "classes: [{name: a}]\nfetch:\n  workrs: 3\n", []string{"line 3", `"workrs"`, `"workers"`}},
+		{"bad duration", "classes: [{name: a}]\nfetch:\n  timeout: fast\n", []string{"line 3", "not a duration"}},
+		{"bad size", "classes: [{name: a}]\nfetch:\n  max_bytes: lots\n", []string{"line 3", "not a size"}},
+		{"no classes", "sources: [{engine: bing}]\n", []string{"no classes"}},
+		{"bad engine", "classes: [{name: a}]\nsources: [{engine: bign}]\n", []string{`unknown engine "bign"`, `did you mean "bing"`}},
+		{"urls without path", "classes: [{name: a}]\nsources: [{engine: urls}]\n", []string{"needs a path"}},
+		{"class twice", "classes: [{name: a}, {name: a}]\n", []string{"listed twice"}},
+		{"bad class name", "classes: [{name: 'a/b'}]\n", []string{"letters, digits"}},
+		{"unknown class in source", "classes: [{name: a}]\nsources: [{engine: bing, classes: [b]}]\n", []string{`class "b"`}},
+		{"not yaml", "classes: [\n", []string{"scour.yaml"}},
+		{"bad store", "classes: [{name: a}]\nstore: ftp://x\n", []string{"s3://"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("scour.yaml", []byte(c.yaml))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"25MB": 25 << 20, "512KB": 512 << 10, "1GiB": 1 << 30, "1000": 1000, "1.5M": 3 << 19} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs what scour's tests need (once; cached under ~/.cache/scour) and
+# runs every test. CI runs exactly this through .ci/run.
+set -eu
+cd "$(dirname "$0")"
+
+echo "== test prerequisites"
+go mod download
+# The S3 store's conformance suite runs against a real S3-compatible server.
+SCOUR_VERSITYGW=$(.ci/versitygw.sh)
+export SCOUR_VERSITYGW
+echo "   versitygw: $SCOUR_VERSITYGW"
+# The local recognizer's tests run the real ONNX models.
+SCOUR_ONNXRUNTIME_LIB=$(.ci/onnxruntime.sh)
+export SCOUR_ONNXRUNTIME_LIB
+echo "   onnxruntime: $SCOUR_ONNXRUNTIME_LIB"
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 30m ./... "$@"
