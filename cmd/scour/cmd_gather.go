@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -67,7 +68,10 @@ reason (timeouts, 5xx, 429).`,
 			if perr := ui.result(sum, func(w io.Writer) { printGatherSummary(w, sum) }); perr != nil && err == nil {
 				err = perr
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return leftover(cmd.Context(), p, sum)
 		},
 	}
 	c.Flags().BoolVar(&skipSearch, "skip-search", false, "do not search; only download candidates already in the catalog")
@@ -75,6 +79,25 @@ reason (timeouts, 5xx, 429).`,
 	c.Flags().StringVar(&shard, "shard", "", "do only part k of N of the downloads, as k/N (0-based), e.g. 3/16")
 	c.Flags().StringSliceVar(&classes, "class", nil, "gather only these classes (repeatable)")
 	return c
+}
+
+// leftover reports, as a partial success, classes short of their target
+// while some URLs failed for a passing reason: running gather again may help.
+func leftover(ctx context.Context, p *project.Project, sum gather.Summary) error {
+	short := 0
+	for _, c := range sum.PerClass {
+		if c.Target > 0 && c.Kept < c.Target {
+			short++
+		}
+	}
+	if short == 0 {
+		return nil
+	}
+	n, err := p.Catalog.CountRetryable(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	return partialError{fmt.Errorf("%d class(es) below target and %d URLs failed for a passing reason (timeouts, 5xx, 429): run gather again later to retry them", short, n)}
 }
 
 func parseShard(s string) (gather.Shard, error) {

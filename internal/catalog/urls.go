@@ -176,3 +176,10 @@ func (c *Catalog) CountClassURLs(ctx context.Context, class string) (total, done
 	err = c.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(state='done'),0) FROM urls WHERE class=?`, class).Scan(&total, &done)
 	return total, done, c.corrupt(err)
 }
+
+// CountRetryable returns how many URLs failed for a reason that may pass.
+func (c *Catalog) CountRetryable(ctx context.Context) (int, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM urls WHERE state='failed' AND retryable=1`).Scan(&n)
+	return n, c.corrupt(err)
+}
