@@ -223,6 +223,9 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 	}
 	sum.Searched++
 	found, rank, exhausted := 0, 0, false
+	// URLs seen in this search, to spot an engine that repeats its last page
+	// (bounded by the results of one query, not by the catalog).
+	seen := map[string]bool{}
 	for page := 0; src.MaxPages == 0 || page < src.MaxPages; page++ {
 		if want > 0 && found >= want {
 			break
@@ -241,7 +244,12 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 			break
 		}
 		var cands []catalog.Candidate
+		fresh := 0
 		for _, r := range results {
+			if !seen[r.MediaURL] {
+				seen[r.MediaURL] = true
+				fresh++
+			}
 			cl := class
 			if src.ClassFromResult {
 				cl = r.Class
@@ -267,7 +275,7 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 		if added > 0 {
 			progress.Step(g.Events, "search", int64(added))
 		}
-		if len(results) > 0 && added == 0 && !src.Rescan {
+		if len(results) > 0 && fresh == 0 {
 			// The engine repeats itself: stop instead of looping forever.
 			exhausted = true
 			break

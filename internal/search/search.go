@@ -1,6 +1,13 @@
 // Package search turns a query into candidate image URLs. Engines only
 // search: the caller downloads what they return and records it, so nothing
 // here imports fetch or catalog.
+//
+// New builds an engine by the name users write in config: "bing" and
+// "duckduckgo" (scraped image search), "commons" (Wikimedia Commons API),
+// "urls" (a list of URLs, plain or CSV) and "folder" (images already on
+// disk, one subfolder per class). Each makes one attempt per Page call and
+// marks its errors with errkind; rate limiting and retries belong to the
+// caller.
 package search
 
 import (
@@ -11,7 +18,7 @@ import (
 	"github.com/scour-dev/scour/internal/errkind"
 )
 
-// ErrNoMore is returned by Engine.Page when the engine has nothing past the
+// ErrNoMore is returned by Pager.Page when the engine has nothing past the
 // results it already returned. It is the one clear "end of results" signal;
 // a page that parses to zero results for any other reason is an error.
 var ErrNoMore = errors.New("no more results")
@@ -26,7 +33,7 @@ type Result struct {
 	Height   int
 	License  string // e.g. "CC BY-SA 4.0", when the source gives one
 	Author   string
-	Class    string // set only by engines that know the class themselves (folder)
+	Class    string // set only by engines that know the class themselves (folder; urls from a CSV class column)
 }
 
 // Query is what to search for.
