@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func newBenchGatherCmd(g *globals) *cobra.Command {
 	var (
 		urls, hosts, workers, perHost int
 		latency                       time.Duration
-		images                        string
+		images, cpuprofile            string
 	)
 	c := &cobra.Command{
 		Use:   "gather",
@@ -83,6 +84,17 @@ img2dataset's published ~100 samples/s per core.`,
 				return err
 			}
 			defer os.RemoveAll(dir)
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			r, err := gatherbench.Run(cmd.Context(), gatherbench.Options{URLs: urls, Hosts: hosts, Port: port, Workers: workers, PerHost: perHost, Dir: dir, Images: count})
 			if err != nil {
 				return err
@@ -96,6 +108,7 @@ img2dataset's published ~100 samples/s per core.`,
 	c.Flags().IntVar(&perHost, "per-host", 4, "concurrent downloads per host")
 	c.Flags().DurationVar(&latency, "latency", 30*time.Millisecond, "server latency per request")
 	c.Flags().StringVar(&images, "images", defaultImagesDir(), "folder of photos to serve")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the gathering process to FILE")
 	return c
 }
 

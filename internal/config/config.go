@@ -27,6 +27,15 @@ type Config struct {
 	Classes []Class  `yaml:"classes"`
 	Sources []Source `yaml:"sources"`
 	Fetch   Fetch    `yaml:"fetch"`
+	Split   Split    `yaml:"split"`
+}
+
+// Split says how to divide kept images into train, validation and test sets.
+type Split struct {
+	Train float64 `yaml:"train"`
+	Val   float64 `yaml:"val"`
+	Test  float64 `yaml:"test"`
+	Seed  int64   `yaml:"seed"`
 }
 
 // Class is one thing the classifier must tell apart.
@@ -79,6 +88,7 @@ func Default() Config {
 			MaxBytes: 25 << 20, MaxPixels: 64_000_000, MinWidth: 32, MinHeight: 32,
 			Retries: 3, Redirects: 5, UserAgent: "", SafeSearch: &t, RetryFailed: &t,
 		},
+		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
 	}
 }
 
@@ -142,6 +152,8 @@ func sectionName(goType string) string {
 		return "a source"
 	case "Fetch":
 		return "fetch"
+	case "Split":
+		return "split"
 	}
 	return goType
 }
@@ -156,6 +168,8 @@ func knownKeys(goType string) []string {
 		return yamlKeys(Source{})
 	case "Fetch":
 		return yamlKeys(Fetch{})
+	case "Split":
+		return yamlKeys(Split{})
 	}
 	return nil
 }

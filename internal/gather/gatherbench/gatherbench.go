@@ -58,7 +58,8 @@ func LoadImages(dir string) ([][]byte, error) {
 	return out, err
 }
 
-// Serve serves images at /img/<i> (any query string) after latency, on
+// Serve serves images at /img/<i> after latency (JPEGs made unique per
+// ?n= query), on
 // 127.0.0.1..127.0.0.hosts at port, until ctx ends. It prints "ready PORT".
 func Serve(ctx context.Context, images [][]byte, latency time.Duration, hosts int) (int, error) {
 	mux := http.NewServeMux()
@@ -70,6 +71,13 @@ func Serve(ctx context.Context, images [][]byte, latency time.Duration, hosts in
 		}
 		time.Sleep(latency)
 		b := images[i%len(images)]
+		if n := r.URL.Query().Get("n"); n != "" && len(b) > 2 && b[0] == 0xFF && b[1] == 0xD8 {
+			// A JPEG comment segment makes every URL's bytes distinct, so each
+			// one is a new image to store and record, not a cheap duplicate.
+			com := []byte("scour-bench " + n)
+			seg := append([]byte{0xFF, 0xFE, byte((len(com) + 2) >> 8), byte(len(com) + 2)}, com...)
+			b = append(append(append(make([]byte, 0, len(b)+len(seg)), b[:2]...), seg...), b[2:]...)
+		}
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/split"
+)
+
+func newSplitCmd(g *globals) *cobra.Command {
+	var (
+		export string
+		seed   int64
+	)
+	c := &cobra.Command{
+		Use:   "split",
+		Short: "Divide kept images into train, validation and test sets",
+		Long: `split assigns every kept image to train, val or test: stratified per class,
+reproducible from a seed, and leakage-safe: images that clean found to be
+near-duplicates of each other always land in the same set. The fractions and
+seed come from scour.yaml (split: train/val/test/seed); the result is stored in
+the catalog, and --export also writes the usual folder layout
+DIR/{train,val,test}/<class>/ that Keras and PyTorch loaders read.`,
+		Example: `  scour split
+  scour split --seed 7 --export dataset/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ui := newUI(g)
+			p, err := project.Open(ctx, g.dir)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			sc := p.Config.Split
+			if cmd.Flags().Changed("seed") {
+				sc.Seed = seed
+			}
+			sum, err := split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, sc.Seed, groupLookup(ctx, p))
+			if err != nil {
+				return err
+			}
+			if export != "" {
+				if _, err := split.Export(ctx, p.Catalog, p.Store, export, ui); err != nil {
+					return err
+				}
+			}
+			return ui.result(sum, func(w io.Writer) { printSplit(w, sum, export) })
+		},
+	}
+	c.Flags().StringVar(&export, "export", "", "also write DIR/{train,val,test}/<class>/ image folders")
+	c.Flags().Int64Var(&seed, "seed", 0, "override scour.yaml's split.seed")
+	return c
+}
+
+func printSplit(w io.Writer, s split.Summary, export string) {
+	classes := make([]string, 0, len(s.Counts))
+	for c := range s.Counts {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	fmt.Fprintf(w, "%-20s %7s %7s %7s\n", "class", "train", "val", "test")
+	for _, c := range classes {
+		n := s.Counts[c]
+		fmt.Fprintf(w, "%-20s %7d %7d %7d\n", c, n[split.Train], n[split.Val], n[split.Test])
+	}
+	fmt.Fprintf(w, "seed %d; %d near-duplicate groups kept on one side each\n", s.Seed, s.Groups)
+	if export != "" {
+		fmt.Fprintf(w, "exported to %s/{train,val,test}/<class>/\n", export)
+	}
+}

@@ -1,0 +1,181 @@
+package split
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/progress"
+	"github.com/scour-dev/scour/internal/store"
+)
+
+func init() {
+	catalog.RegisterMigration(500, `
+CREATE TABLE splits (
+	sha256     TEXT PRIMARY KEY,
+	split      TEXT NOT NULL,   -- train | val | test
+	seed       INTEGER NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE INDEX splits_split ON splits(split);`)
+}
+
+// Summary counts images per class and set.
+type Summary struct {
+	Seed   int64                     `json:"seed"`
+	Counts map[string]map[string]int `json:"counts"` // class -> set -> images
+	Groups int                       `json:"near_duplicate_groups"`
+}
+
+// Run splits every kept image of the catalog and records the result,
+// replacing any earlier split. groupOf returns an image's near-duplicate
+// group ("" when alone); nil means no groups are known.
+func Run(ctx context.Context, cat *catalog.Catalog, f Fractions, seed int64, groupOf func(sha string) string) (Summary, error) {
+	var items []Item
+	groups := map[string]bool{}
+	err := cat.ForEachImage(ctx, catalog.ImageFilter{Status: catalog.StatusKept}, func(im catalog.Image) error {
+		it := Item{SHA256: im.SHA256, Class: im.Class}
+		if groupOf != nil {
+			it.Group = groupOf(im.SHA256)
+			if it.Group != "" {
+				groups[it.Group] = true
+			}
+		}
+		items = append(items, it)
+		return nil
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	if len(items) == 0 {
+		return Summary{}, fmt.Errorf("no kept images to split: run gather (and clean) first")
+	}
+	assign, err := Assign(items, f, seed)
+	if err != nil {
+		return Summary{}, err
+	}
+	tx, err := cat.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM splits`); err != nil {
+		return Summary{}, err
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO splits(sha256, split, seed, updated_at) VALUES(?,?,?,?)`)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer st.Close()
+	now := time.Now().UTC().Format(time.RFC3339)
+	sum := Summary{Seed: seed, Counts: map[string]map[string]int{}, Groups: len(groups)}
+	for _, it := range items {
+		s := assign[it.SHA256]
+		if _, err := st.ExecContext(ctx, it.SHA256, s, seed, now); err != nil {
+			return Summary{}, err
+		}
+		if sum.Counts[it.Class] == nil {
+			sum.Counts[it.Class] = map[string]int{}
+		}
+		sum.Counts[it.Class][s]++
+	}
+	return sum, tx.Commit()
+}
+
+// Member is one image of a set.
+type Member struct {
+	SHA256, Class, Key, Split string
+}
+
+// Members lists the kept images of one set ("" = all sets), in class then
+// hash order. It fails with a message that says what to run when the
+// catalog has no split yet.
+func Members(ctx context.Context, cat *catalog.Catalog, set string) ([]Member, error) {
+	q := `SELECT i.sha256, i.class, i.key, s.split FROM images i JOIN splits s ON s.sha256 = i.sha256 WHERE i.status = 'kept'`
+	args := []any{}
+	if set != "" {
+		q += ` AND s.split = ?`
+		args = append(args, set)
+	}
+	q += ` ORDER BY i.class, i.sha256`
+	rows, err := cat.DB().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.SHA256, &m.Class, &m.Key, &m.Split); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 && set == "" {
+		return nil, fmt.Errorf("the catalog has no split: run `scour split` first")
+	}
+	return out, nil
+}
+
+// Export writes the split as the folder layout Keras and PyTorch loaders
+// expect: dir/<set>/<class>/<sha256>.<ext>. Files already there with the
+// right size are left alone, so an export can be resumed.
+func Export(ctx context.Context, cat *catalog.Catalog, st store.Store, dir string, events progress.Sink) (int, error) {
+	ms, err := Members(ctx, cat, "")
+	if err != nil {
+		return 0, err
+	}
+	progress.Start(events, "export", int64(len(ms)))
+	defer progress.Finish(events, "export")
+	n := 0
+	for _, m := range ms {
+		dst := filepath.Join(dir, m.Split, m.Class, path.Base(m.Key))
+		info, err := st.Stat(ctx, m.Key)
+		if err != nil {
+			return n, fmt.Errorf("image %s of class %s: %w", m.SHA256[:12], m.Class, err)
+		}
+		if fi, err := os.Stat(dst); err == nil && fi.Size() == info.Size {
+			progress.Step(events, "export", 1)
+			continue
+		}
+		if err := copyOut(ctx, st, m.Key, dst); err != nil {
+			return n, err
+		}
+		n++
+		progress.Step(events, "export", 1)
+	}
+	return n, nil
+}
+
+func copyOut(ctx context.Context, st store.Store, key, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return errkind.Fatal(err)
+	}
+	r, err := st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".export-*")
+	if err != nil {
+		return errkind.Fatal(err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return errkind.Fatal(fmt.Errorf("writing %s: %w", dst, err))
+	}
+	if err := tmp.Close(); err != nil {
+		return errkind.Fatal(err)
+	}
+	return os.Rename(tmp.Name(), dst)
+}
