@@ -72,14 +72,22 @@ func (r *Recorder) Notes() []string {
 	return out
 }
 
-// Helpers that keep call sites short.
+// Helpers that keep call sites short. A nil Sink discards.
 
-func Start(s Sink, stage string, total int64) { s.Emit(Event{Kind: Begin, Stage: stage, Total: total}) }
-func Step(s Sink, stage string, n int64)      { s.Emit(Event{Kind: Advance, Stage: stage, Done: n}) }
-func Finish(s Sink, stage string)             { s.Emit(Event{Kind: End, Stage: stage}) }
+func emit(s Sink, e Event) {
+	if s != nil {
+		s.Emit(e)
+	}
+}
+
+func Start(s Sink, stage string, total int64) {
+	emit(s, Event{Kind: Begin, Stage: stage, Total: total})
+}
+func Step(s Sink, stage string, n int64) { emit(s, Event{Kind: Advance, Stage: stage, Done: n}) }
+func Finish(s Sink, stage string)        { emit(s, Event{Kind: End, Stage: stage}) }
 func Info(s Sink, stage, msg string) {
-	s.Emit(Event{Kind: Note, Stage: stage, Level: "info", Msg: msg})
+	emit(s, Event{Kind: Note, Stage: stage, Level: "info", Msg: msg})
 }
 func Warn(s Sink, stage, msg string) {
-	s.Emit(Event{Kind: Note, Stage: stage, Level: "warn", Msg: msg})
+	emit(s, Event{Kind: Note, Stage: stage, Level: "warn", Msg: msg})
 }
