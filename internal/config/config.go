@@ -28,6 +28,25 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	Fetch   Fetch    `yaml:"fetch"`
 	Split   Split    `yaml:"split"`
+	Train   Train    `yaml:"train"`
+}
+
+// Train says how to fit the classifiers.
+type Train struct {
+	InputSize int     `yaml:"input_size"` // images are resized to this square
+	Epochs    int     `yaml:"epochs"`
+	Batch     int     `yaml:"batch"`
+	Optimizer string  `yaml:"optimizer"` // adam | sgd
+	LR        float64 `yaml:"lr"`
+	Patience  int     `yaml:"patience"` // early stopping; 0 = off
+	Seed      uint64  `yaml:"seed"`
+	// Model is the CNN, e.g. "32-64-128/d1" or "conv=32,64,128 dropout=1 dense=128".
+	Model string `yaml:"model"`
+	// Augment takes Keras ImageDataGenerator arguments, e.g.
+	// "shear_range=0.2, zoom_range=0.2, horizontal_flip=True".
+	Augment string `yaml:"augment"`
+	// Sweep lists the variants `scour sweep` trains.
+	Sweep []string `yaml:"sweep"`
 }
 
 // Split says how to divide kept images into train, validation and test sets.
@@ -89,6 +108,10 @@ func Default() Config {
 			Retries: 3, Redirects: 5, UserAgent: "", SafeSearch: &t, RetryFailed: &t,
 		},
 		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
+		Train: Train{InputSize: 128, Epochs: 20, Batch: 32, Optimizer: "adam", LR: 1e-3, Patience: 5, Seed: 42,
+			Model:   "32-64-128/d1",
+			Augment: "shear_range=0.2, zoom_range=0.2, horizontal_flip=True",
+			Sweep:   []string{"32-64-128/d1", "32-64-128/d2", "32-64/d1", "32-64/d2"}},
 	}
 }
 
@@ -154,6 +177,8 @@ func sectionName(goType string) string {
 		return "fetch"
 	case "Split":
 		return "split"
+	case "Train":
+		return "train"
 	}
 	return goType
 }
@@ -170,6 +195,8 @@ func knownKeys(goType string) []string {
 		return yamlKeys(Fetch{})
 	case "Split":
 		return yamlKeys(Split{})
+	case "Train":
+		return yamlKeys(Train{})
 	}
 	return nil
 }
@@ -229,6 +256,9 @@ func (c *Config) Validate() error {
 		return errors.New("fetch.max_bytes must be positive")
 	case f.Retries < 0:
 		return errors.New("fetch.retries must be >= 0")
+	}
+	if t := c.Train; t.InputSize < 8 || t.InputSize > 1024 || t.Epochs < 1 || t.Batch < 1 || t.LR <= 0 {
+		return errors.New("train: input_size must be 8..1024, epochs and batch at least 1, lr positive")
 	}
 	if c.Store != "local" && c.Store != "" && !strings.HasPrefix(c.Store, "s3://") {
 		return fmt.Errorf("store %q: use local or s3://bucket/prefix", c.Store)
