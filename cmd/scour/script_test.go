@@ -32,6 +32,12 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SHARED", shared)
+			// Tools the test set-up installed (ONNX Runtime, the S3 server).
+			for _, k := range []string{"SCOUR_ONNXRUNTIME_LIB", "SCOUR_VERSITYGW"} {
+				if v := os.Getenv(k); v != "" {
+					env.Setenv(k, v)
+				}
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
