@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scour-dev/scour/internal/suggest"
 )
 
 // FileName is the config file inside a project directory.
@@ -153,7 +155,7 @@ func friendlyYAML(err error) string {
 		l = strings.TrimSpace(l)
 		if m := fieldNotFound.FindStringSubmatch(l); m != nil {
 			s := fmt.Sprintf("line %s: unknown key %q in %s", m[1], m[2], sectionName(m[3]))
-			if sug := suggest(m[2], knownKeys(m[3])); sug != "" {
+			if sug := suggest.Closest(m[2], knownKeys(m[3])); sug != "" {
 				s += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
 			l = s
@@ -233,7 +235,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("source %d has no engine (one of bing, duckduckgo, commons, urls, folder)", i+1)
 		default:
 			msg := fmt.Sprintf("source %d: unknown engine %q (one of bing, duckduckgo, commons, urls, folder)", i+1, s.Engine)
-			if sug := suggest(s.Engine, []string{"bing", "duckduckgo", "commons", "urls", "folder"}); sug != "" {
+			if sug := suggest.Closest(s.Engine, []string{"bing", "duckduckgo", "commons", "urls", "folder"}); sug != "" {
 				msg += fmt.Sprintf("; did you mean %q?", sug)
 			}
 			return errors.New(msg)

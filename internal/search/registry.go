@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/suggest"
 )
 
 // Options configures any engine; each engine reads only the fields it
@@ -85,58 +86,12 @@ func New(name string, opts Options) (Engine, error) {
 	build, ok := constructors[key]
 	if !ok {
 		msg := fmt.Sprintf("unknown search engine %q (valid: %s)", name, strings.Join(Names(), ", "))
-		if s := closest(key, Names()); s != "" {
+		if s := suggest.Closest(key, Names()); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return nil, errkind.WithCause(errkind.Fatal(fmt.Errorf("search: %s", msg)), "bad-config")
 	}
 	return build(opts)
-}
-
-// closest returns the name within two edits of s, if exactly one is
-// nearest, to turn a typo like "bign" into a suggestion.
-func closest(s string, names []string) string {
-	best, bestD, tie := "", 3, false
-	for _, n := range names {
-		d := editDistance(s, n)
-		switch {
-		case d < bestD:
-			best, bestD, tie = n, d, false
-		case d == bestD:
-			tie = true
-		}
-	}
-	if tie {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance with transpositions counted as
-// one edit ("bign" is one edit from "bing").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 func clientOr(c *http.Client) *http.Client {
