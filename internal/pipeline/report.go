@@ -1,0 +1,151 @@
+// Package pipeline strings the stages together: `scour run` executes them
+// in order and skips what has not changed, and the report is assembled here
+// from what each stage left in the catalog and the runs folder, so that no
+// stage needs to know another's insides.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/report"
+	"github.com/scour-dev/scour/internal/store"
+	"github.com/scour-dev/scour/internal/train"
+)
+
+// SamplesPerGroup bounds the contact sheets: this many kept images per
+// class and quarantined images per reason.
+const SamplesPerGroup = 8
+
+// BuildReport gathers the catalog's statistics, sample images and every
+// finished training run under runs/ into a report.
+func BuildReport(ctx context.Context, p *project.Project, title string) (report.Report, error) {
+	stats, err := p.Catalog.Stats(ctx, p.Config.ClassNames())
+	if err != nil {
+		return report.Report{}, err
+	}
+	ds := &report.Dataset{}
+	for _, s := range stats {
+		ds.Classes = append(ds.Classes, report.Class{
+			Name: s.Class, Found: s.URLs, Downloaded: s.Done + s.Duplicates, Duplicates: s.Duplicates, Kept: s.Kept,
+			Failed: counts(s.Failed), Quarantined: counts(s.Quarantined),
+		})
+	}
+	engines, licenses, err := p.Catalog.Provenance(ctx)
+	if err != nil {
+		return report.Report{}, err
+	}
+	ds.Sources, ds.Licenses = counts(engines), counts(licenses)
+	if ds.Kept, err = samples(ctx, p, catalog.StatusKept, func(im catalog.Image) string { return im.Class }); err != nil {
+		return report.Report{}, err
+	}
+	if ds.Quarantined, err = samples(ctx, p, catalog.StatusQuarantined, func(im catalog.Image) string { return im.Reason }); err != nil {
+		return report.Report{}, err
+	}
+	runs, err := loadRuns(ctx, p)
+	if err != nil {
+		return report.Report{}, err
+	}
+	return report.Report{Title: title, Dataset: ds, Sweep: report.Sweep{Name: "training runs", Runs: runs}}, nil
+}
+
+func counts(m map[string]int) []report.Count {
+	out := make([]report.Count, 0, len(m))
+	for k, v := range m {
+		if k == "" {
+			k = "(none)"
+		}
+		out = append(out, report.Count{Name: k, N: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// samples picks up to SamplesPerGroup images of a status per group (class
+// or reason), in content-hash order: an even, stable pick.
+func samples(ctx context.Context, p *project.Project, status string, groupOf func(catalog.Image) string) ([]report.Sample, error) {
+	per := map[string]int{}
+	var out []report.Sample
+	err := p.Catalog.ForEachImage(ctx, catalog.ImageFilter{Status: status}, func(im catalog.Image) error {
+		g := groupOf(im)
+		if per[g] >= SamplesPerGroup {
+			return nil
+		}
+		b, err := readBlob(ctx, p.Store, im.Key)
+		if err != nil {
+			return nil // a missing file shows up in doctor, not as a broken report
+		}
+		per[g]++
+		out = append(out, report.Sample{Picture: report.Picture{Encoded: b}, Class: im.Class, Reason: im.Reason, Caption: im.SHA256[:10]})
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Class != out[j].Class {
+			return out[i].Class < out[j].Class
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out, err
+}
+
+func readBlob(ctx context.Context, st store.Store, key string) ([]byte, error) {
+	r, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// loadRuns reads runs/*/result.json, ordered by name.
+func loadRuns(ctx context.Context, p *project.Project) ([]report.Run, error) {
+	files, _ := filepath.Glob(filepath.Join(p.Dir, "runs", "*", "result.json"))
+	sort.Strings(files)
+	var out []report.Run
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r train.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, toReportRun(ctx, p, r))
+	}
+	return out, nil
+}
+
+func toReportRun(ctx context.Context, p *project.Project, r train.Result) report.Run {
+	rr := report.Run{Name: r.Name, Spec: r.Spec, Params: int64(r.Params)}
+	for _, e := range r.History {
+		rr.Epochs = append(rr.Epochs, report.Epoch{TrainLoss: e.TrainLoss, TrainAcc: e.TrainAcc, ValLoss: e.ValLoss, ValAcc: e.ValAcc, Seconds: e.Seconds})
+	}
+	if r.TestN > 0 {
+		rr.Test = &report.Confusion{Classes: r.Classes, Counts: r.Confusion}
+	}
+	for _, m := range r.Worst {
+		im, err := p.Catalog.GetImage(ctx, m.SHA256)
+		if err != nil {
+			continue
+		}
+		b, err := readBlob(ctx, p.Store, im.Key)
+		if err != nil {
+			continue
+		}
+		rr.Worst = append(rr.Worst, report.Mistake{Picture: report.Picture{Encoded: b}, True: m.True, Predicted: m.Predicted, Confidence: m.Confidence, Caption: m.SHA256[:10]})
+	}
+	return rr
+}
