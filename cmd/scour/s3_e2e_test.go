@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/sharedtest"
+	"github.com/scour-dev/scour/internal/store"
+	"github.com/scour-dev/scour/internal/store/s3test"
+)
+
+// TestStagesWithImagesInS3 runs the stages on a project whose images live
+// in a real S3-compatible server while the catalog stays local: nothing may
+// land on the local disk but the catalog, runs and report.
+func TestStagesWithImagesInS3(t *testing.T) {
+	boats := sharedtest.Path(t, "images", "boats", "train")
+	o := s3test.Start(t)
+	t.Setenv("SCOUR_S3_ENDPOINT", o.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", o.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", o.SecretKey)
+	t.Setenv("AWS_REGION", "us-east-1")
+
+	dir := t.TempDir()
+	for _, class := range []string{"Destroyers", "Carriers"} {
+		dst := filepath.Join(dir, "photos", class)
+		os.MkdirAll(dst, 0o755)
+		ents, _ := os.ReadDir(filepath.Join(boats, class))
+		for _, e := range ents[:16] {
+			b, _ := os.ReadFile(filepath.Join(boats, class, e.Name()))
+			os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+		}
+	}
+	cfg := fmt.Sprintf(`store: s3://%s/proj
+classes:
+  - name: Destroyers
+  - name: Carriers
+sources:
+  - engine: folder
+    path: photos
+train:
+  input_size: 32
+  epochs: 2
+  model: 8-16/d1
+`, o.Bucket)
+	os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(cfg), 0o644)
+
+	for _, args := range [][]string{
+		{"gather"}, {"split"}, {"train"}, {"report"},
+	} {
+		if code := run(append([]string{"-C", dir, "-q"}, args...)); code != 0 {
+			t.Fatalf("scour %s: exit %d", strings.Join(args, " "), code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "images")); !os.IsNotExist(err) {
+		t.Fatalf("images were written locally: %v", err)
+	}
+	ctx := context.Background()
+	s3, err := store.NewS3(ctx, store.S3Options{Bucket: o.Bucket, Prefix: "proj", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string]bool{}
+	s3.List(ctx, "images/", func(i store.Info) error { objects[i.Key] = true; return nil })
+	cat, err := catalog.Open(ctx, filepath.Join(dir, "scour.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	kept := 0
+	cat.ForEachImage(ctx, catalog.ImageFilter{}, func(im catalog.Image) error {
+		kept++
+		if !objects[im.Key] {
+			t.Errorf("image %s not in the bucket", im.Key)
+		}
+		return nil
+	})
+	if kept < 30 || len(objects) != kept {
+		t.Fatalf("%d images catalogued, %d objects in the bucket", kept, len(objects))
+	}
+	for _, f := range []string{"runs/8-16_d1/best.scour", "report/index.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+}
