@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -17,13 +16,15 @@ import (
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/search"
+	"github.com/scour-dev/scour/internal/shard"
 )
 
 func newGatherCmd(g *globals) *cobra.Command {
 	var (
 		skipSearch bool
 		noRetry    bool
-		shard      string
+		shardFlag  string
+		shards     int
 		classes    []string
 	)
 	c := &cobra.Command{
@@ -58,25 +59,39 @@ reason (timeouts, 5xx, 429).`,
 			if noRetry {
 				opts.RetryFailed = false
 			}
-			if shard != "" {
-				if opts.Shard, err = parseShard(shard); err != nil {
+			if opts.Shard, err = shardSpec(shardFlag, shards); err != nil {
+				return err
+			}
+			cat := p.Catalog
+			var sess *shard.Session
+			if opts.Shard.Enabled() {
+				if sess, err = shard.Start(ctx, p.Store, opts.Shard, p.Dir); err != nil {
 					return err
 				}
+				defer sess.Close(ctx)
+				cat = sess.Catalog
 			}
-			gt := &gather.Gatherer{Cat: p.Catalog, Store: p.Store, Fetcher: newFetcher(p.Config.Fetch, true), Events: ui}
+			gt := &gather.Gatherer{Cat: cat, Store: p.Store, Fetcher: newFetcher(p.Config.Fetch, true), Events: ui}
 			sum, err := gt.Run(ctx, opts)
+			if err == nil && sess != nil {
+				err = sess.Finish(ctx, sum)
+			}
 			if perr := ui.result(sum, func(w io.Writer) { printGatherSummary(w, sum) }); perr != nil && err == nil {
 				err = perr
 			}
 			if err != nil {
 				return err
 			}
+			if sess != nil {
+				return nil
+			}
 			return leftover(cmd.Context(), p, sum)
 		},
 	}
 	c.Flags().BoolVar(&skipSearch, "skip-search", false, "do not search; only download candidates already in the catalog")
 	c.Flags().BoolVar(&noRetry, "no-retry", false, "do not retry URLs that failed for a retryable reason in earlier runs")
-	c.Flags().StringVar(&shard, "shard", "", "do only part k of N of the downloads, as k/N (0-based), e.g. 3/16")
+	c.Flags().StringVar(&shardFlag, "shard", "", "run as shard k of N (0-based), e.g. 3/16: only this shard's part of the work, with its own catalog in the store (see merge)")
+	c.Flags().IntVar(&shards, "shards", 0, "run as one of N shards, the index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
 	c.Flags().StringSliceVar(&classes, "class", nil, "gather only these classes (repeatable)")
 	return c
 }
@@ -100,14 +115,25 @@ func leftover(ctx context.Context, p *project.Project, sum gather.Summary) error
 	return partialError{fmt.Errorf("%d class(es) below target and %d URLs failed for a passing reason (timeouts, 5xx, 429): run gather again later to retry them", short, n)}
 }
 
-func parseShard(s string) (gather.Shard, error) {
-	k, n, ok := strings.Cut(s, "/")
-	ki, err1 := strconv.Atoi(k)
-	ni, err2 := strconv.Atoi(n)
-	if !ok || err1 != nil || err2 != nil || ni < 1 || ki < 0 || ki >= ni {
-		return gather.Shard{}, usagef("--shard %q: want k/N with 0 <= k < N, e.g. 0/4", s)
+// shardSpec reads --shard k/N or --shards N (with JOB_COMPLETION_INDEX).
+func shardSpec(flag string, n int) (shard.Spec, error) {
+	switch {
+	case flag != "" && n > 0:
+		return shard.Spec{}, usagef("use --shard k/N or --shards N, not both")
+	case flag != "":
+		s, err := shard.Parse(flag)
+		if err != nil {
+			return s, usagef("--shard: %v", err)
+		}
+		return s, nil
+	case n > 0:
+		s, err := shard.FromEnv(n)
+		if err != nil {
+			return s, usagef("%v", err)
+		}
+		return s, nil
 	}
-	return gather.Shard{K: ki, N: ni}, nil
+	return shard.Spec{}, nil
 }
 
 func newFetcher(f config.Fetch, allowFiles bool) *fetch.Fetcher {

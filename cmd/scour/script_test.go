@@ -19,6 +19,9 @@ import (
 // TestMain lets the scripts run `scour` as a real command (a re-exec of the
 // test binary), so exit codes and stdout/stderr are exactly a user's.
 func TestMain(m *testing.M) {
+	if os.Getenv("SCOUR_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
 	testscript.Main(m, map[string]func(){
 		"scour": func() { os.Exit(run(os.Args[1:])) },
 	})

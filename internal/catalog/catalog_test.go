@@ -45,7 +45,7 @@ func TestCandidatesAreIdempotent(t *testing.T) {
 	}
 }
 
-func TestForEachTodoPagesAndFilters(t *testing.T) {
+func TestForEachTodoPages(t *testing.T) {
 	ctx := context.Background()
 	c := open(t)
 	var cs []Candidate
@@ -57,7 +57,7 @@ func TestForEachTodoPagesAndFilters(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	pages := 0
-	err := c.ForEachTodo(ctx, 300, false, nil, func(rows []URLRow) error {
+	err := c.ForEachTodo(ctx, 300, false, func(rows []URLRow) error {
 		pages++
 		for _, r := range rows {
 			if seen[r.ID] {
@@ -80,24 +80,20 @@ func TestForEachTodoPagesAndFilters(t *testing.T) {
 		t.Fatalf("saw %d rows in %d pages", len(seen), pages)
 	}
 	// Half failed retryably: without retryFailed only the pending half comes back.
-	count := func(retry bool, keep func(string) bool) int {
+	count := func(retry bool) int {
 		n := 0
-		c.ForEachTodo(ctx, 1000, retry, keep, func(rows []URLRow) error { n += len(rows); return nil })
+		c.ForEachTodo(ctx, 1000, retry, func(rows []URLRow) error { n += len(rows); return nil })
 		return n
 	}
 	failed := 0
 	for _, p := range []int{300, 300, 300, 300, 300, 300, 300, 300, 100} {
 		failed += p / 2
 	}
-	if n := count(false, nil); n != 2500-failed {
+	if n := count(false); n != 2500-failed {
 		t.Fatalf("pending %d, want %d", n, 2500-failed)
 	}
-	if n := count(true, nil); n != 2500 {
+	if n := count(true); n != 2500 {
 		t.Fatalf("pending+retryable %d, want 2500", n)
-	}
-	even := func(id string) bool { return id[len(id)-1]%2 == 0 }
-	if n := count(true, even); n == 0 || n == 2500 {
-		t.Fatalf("filter kept %d of 2500", n)
 	}
 }
 

@@ -83,8 +83,7 @@ func (c *Catalog) RecordFailure(ctx context.Context, cand Candidate, cause, msg 
 // URL that still needs fetching: pending ones, and failed ones marked
 // retryable when retryFailed is set. The page is read before fn is called,
 // so fn may record outcomes. Memory stays flat however many URLs there are.
-// keep filters rows (for sharding); nil keeps all.
-func (c *Catalog) ForEachTodo(ctx context.Context, limit int, retryFailed bool, keep func(id string) bool, fn func([]URLRow) error) error {
+func (c *Catalog) ForEachTodo(ctx context.Context, limit int, retryFailed bool, fn func([]URLRow) error) error {
 	after := ""
 	for {
 		q := `SELECT id,url,class,engine,query,rank,page_url,thumb_url,title,license,author,state,cause,error,retryable,http_status,attempts,sha256
@@ -98,31 +97,25 @@ func (c *Catalog) ForEachTodo(ctx context.Context, limit int, retryFailed bool, 
 			return c.corrupt(err)
 		}
 		var page []URLRow
-		scanned := 0
 		for rows.Next() {
 			r, err := scanURL(rows)
 			if err != nil {
 				rows.Close()
 				return c.corrupt(err)
 			}
-			scanned++
 			after = r.ID
-			if keep == nil || keep(r.ID) {
-				page = append(page, r)
-			}
+			page = append(page, r)
 		}
 		if err := rows.Err(); err != nil {
 			rows.Close()
 			return c.corrupt(err)
 		}
 		rows.Close()
-		if scanned == 0 {
+		if len(page) == 0 {
 			return nil
 		}
-		if len(page) > 0 {
-			if err := fn(page); err != nil {
-				return err
-			}
+		if err := fn(page); err != nil {
+			return err
 		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/search"
+	"github.com/scour-dev/scour/internal/shard"
 	"github.com/scour-dev/scour/internal/store"
 )
 
@@ -53,19 +53,6 @@ type Class struct {
 	Target  int // 0 = no limit
 }
 
-// Shard restricts a run to one deterministic part of the work.
-type Shard struct{ K, N int }
-
-// Owns reports whether the shard does the URL with this id.
-func (s Shard) Owns(id string) bool {
-	if s.N <= 1 {
-		return true
-	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return int(h.Sum64()%uint64(s.N)) == s.K
-}
-
 // Options configures a run.
 type Options struct {
 	Classes     []Class
@@ -77,7 +64,11 @@ type Options struct {
 	// to collect before searching stops: many URLs fail or are garbage.
 	Overfetch  float64
 	SkipSearch bool // fetch only what the catalog already has
-	Shard      Shard
+	// Shard restricts the run to its part of the work: the searches whose
+	// (engine, class, query) it owns, and the entries of local sources
+	// (folders, URL lists) whose URL id it owns. Its catalog then holds
+	// only its own candidates.
+	Shard shard.Spec
 	BatchSize  int           // outcomes per catalog transaction (default 256)
 	FlushEvery time.Duration // longest wait before a partial batch is committed (default 250ms)
 }
@@ -172,6 +163,9 @@ func (g *Gatherer) searchAll(ctx context.Context, o Options, sum *Summary) error
 				queries = []string{c.Name}
 			}
 			for _, q := range queries {
+				if !o.Shard.Owns(src.Engine.Name() + "\x00" + c.Name + "\x00" + q) {
+					continue
+				}
 				want := 0
 				if c.Target > 0 {
 					want = int(float64(c.Target)*o.Overfetch+0.5) / len(queries)
@@ -261,6 +255,9 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 				continue
 			}
 			rank++
+			if src.Rescan && !o.Shard.Owns(catalog.URLID(cl, r.MediaURL)) {
+				continue
+			}
 			cands = append(cands, catalog.Candidate{
 				URL: r.MediaURL, Class: cl, Engine: name, Query: q, Rank: rank,
 				PageURL: r.PageURL, ThumbURL: r.ThumbURL, Title: r.Title, License: r.License, Author: r.Author,
@@ -434,7 +431,7 @@ func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error 
 		writerErr <- g.writer(ctx, cancel, o, results, sum, release)
 	}()
 
-	feedErr := g.Cat.ForEachTodo(ctx, 512, o.RetryFailed, o.Shard.Owns, func(rows []catalog.URLRow) error {
+	feedErr := g.Cat.ForEachTodo(ctx, 512, o.RetryFailed, func(rows []catalog.URLRow) error {
 		for _, r := range rows {
 			if full(r.Class) {
 				continue

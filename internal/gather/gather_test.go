@@ -411,25 +411,3 @@ func TestGatherReadOnlyProject(t *testing.T) {
 	}
 }
 
-func TestShardOwnsPartition(t *testing.T) {
-	const n = 4
-	counts := make([]int, n)
-	for i := 0; i < 4000; i++ {
-		id := catalog.URLID("c", fmt.Sprint(i))
-		owners := 0
-		for k := 0; k < n; k++ {
-			if (Shard{K: k, N: n}).Owns(id) {
-				owners++
-				counts[k]++
-			}
-		}
-		if owners != 1 {
-			t.Fatalf("id %s owned by %d shards", id, owners)
-		}
-	}
-	for k, c := range counts {
-		if c < 800 || c > 1200 {
-			t.Errorf("shard %d has %d of 4000", k, c)
-		}
-	}
-}

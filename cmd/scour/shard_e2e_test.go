@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/gather/gatherbench"
+	"github.com/scour-dev/scour/internal/sharedtest"
+	"github.com/scour-dev/scour/internal/store"
+	"github.com/scour-dev/scour/internal/store/s3test"
+)
+
+// scourCmd runs this test binary as the scour command (see TestMain).
+func scourCmd(args ...string) *exec.Cmd {
+	c := exec.Command(os.Args[0], args...)
+	c.Env = append(os.Environ(), "SCOUR_TEST_AS_MAIN=1")
+	return c
+}
+
+// TestShardedGatherEqualsSingleRun runs gather as 4 shard processes at once
+// against a real S3 server and a loopback web of a few thousand URLs
+// (failures and duplicates included), kills one shard mid-run and runs it
+// again, merges, and compares with one process doing the same work.
+func TestShardedGatherEqualsSingleRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: several processes and a few thousand downloads")
+	}
+	imgDir := sharedtest.Path(t, "images", "cifar10-subset")
+	imgs, err := gatherbench.LoadImages(imgDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port, err := gatherbench.Serve(ctx, imgs, 3*time.Millisecond, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	// A second listener for failures: 404s and HTML served as JPEG.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if strings.HasPrefix(r.URL.Path, "/html/") {
+			w.Header().Set("Content-Type", "image/jpeg")
+			fmt.Fprint(w, "<html>blocked</html>")
+			return
+		}
+		http.NotFound(w, r)
+	})}
+	go bad.Serve(ln)
+	defer bad.Close()
+
+	var lines []string
+	const n = 2400
+	for i := 0; i < n; i++ {
+		// Every 10th URL repeats an earlier one's bytes (same ?n=), under another URL.
+		v := i
+		if i%10 == 9 {
+			v = i - 5
+		}
+		lines = append(lines, fmt.Sprintf("http://127.0.0.1:%d/img/%d?n=%d&u=%d", port, v%len(imgs), v, i))
+	}
+	for i := 0; i < 100; i++ {
+		lines = append(lines, fmt.Sprintf("http://%s/gone/%d.jpg", ln.Addr(), i), fmt.Sprintf("http://%s/html/%d.jpg", ln.Addr(), i))
+	}
+	list := strings.Join(lines, "\n") + "\n"
+
+	o := s3test.Start(t)
+	env := []string{"SCOUR_S3_ENDPOINT=" + o.Endpoint, "AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey,
+		"AWS_REGION=us-east-1", "SCOUR_SHARD_STALE_AFTER=2s", "SCOUR_SHARD_UPLOAD_EVERY=300ms"}
+	project := func(prefix string) string {
+		d := t.TempDir()
+		cfg := fmt.Sprintf("store: s3://%s/%s\nclasses:\n  - name: things\nsources:\n  - engine: urls\n    path: urls.txt\n    classes: [things]\nfetch:\n  min_width: 16\n  min_height: 16\n  retries: 0\n  per_host: 8\n  workers: 8\n", o.Bucket, prefix)
+		os.WriteFile(filepath.Join(d, "scour.yaml"), []byte(cfg), 0o644)
+		os.WriteFile(filepath.Join(d, "urls.txt"), []byte(list), 0o644)
+		return d
+	}
+	start := func(dir string, args ...string) *exec.Cmd {
+		c := scourCmd(append([]string{"-C", dir, "-q"}, args...)...)
+		c.Env = append(c.Env, env...)
+		out, _ := os.Create(filepath.Join(dir, "log.txt"))
+		c.Stdout, c.Stderr = out, out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	wait := func(c *exec.Cmd, dir string) {
+		if err := c.Wait(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "log.txt"))
+			t.Fatalf("%v: %v\n%s", c.Args, err, log)
+		}
+	}
+
+	// Four shards at once, each in its own pod-like directory.
+	dirs := make([]string, 4)
+	cmds := make([]*exec.Cmd, 4)
+	for k := range dirs {
+		dirs[k] = project("sharded")
+		cmds[k] = start(dirs[k], "gather", "--shard", fmt.Sprintf("%d/4", k))
+	}
+	// Kill shard 2 once its catalog has some rows, as a lost node would.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if rows := countRows(filepath.Join(dirs[2], ".scour", "shard-0002-of-0004.db")); rows > 100 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmds[2].Process.Signal(syscall.SIGKILL)
+	cmds[2].Wait()
+	for k, c := range cmds {
+		if k != 2 {
+			wait(c, dirs[k])
+		}
+	}
+	// A merge now takes the three finished shards only.
+	mergeDir := project("sharded")
+	mc := start(mergeDir, "merge", "--json")
+	wait(mc, mergeDir)
+	if log, _ := os.ReadFile(filepath.Join(mergeDir, "log.txt")); !strings.Contains(string(log), "shard-0002-of-0004") {
+		t.Fatalf("merge did not report shard 2 as unfinished:\n%s", log)
+	}
+	// Shard 2 again, from a fresh pod (its local catalog lost): it resumes
+	// from the uploaded one after the dead run's lock goes stale.
+	again := project("sharded")
+	wait(start(again, "gather", "--shard", "2/4"), again)
+	wait(start(mergeDir, "merge"), mergeDir)
+	wait(start(mergeDir, "merge"), mergeDir) // twice: idempotent
+
+	single := project("single")
+	wait(start(single, "gather"), single)
+
+	got := snapshot(t, filepath.Join(mergeDir, "scour.db"))
+	want := snapshot(t, filepath.Join(single, "scour.db"))
+	if len(got.urls) != len(lines) || len(want.urls) != len(lines) {
+		t.Fatalf("URLs accounted for: sharded %d, single %d, list %d", len(got.urls), len(want.urls), len(lines))
+	}
+	for u, w := range want.urls {
+		if g := got.urls[u]; g != w {
+			t.Errorf("%s: sharded %q, single %q", u, g, w)
+		}
+	}
+	if strings.Join(got.kept, ",") != strings.Join(want.kept, ",") {
+		t.Fatalf("kept sets differ: %d sharded, %d single", len(got.kept), len(want.kept))
+	}
+	// Every image object exists once, and nothing else is under images/.
+	st, err := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "sharded", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []string
+	st.List(context.Background(), "images/", func(i store.Info) error { objects = append(objects, i.Key); return nil })
+	sort.Strings(objects)
+	if strings.Join(objects, ",") != strings.Join(got.keys, ",") {
+		t.Fatalf("%d objects in the bucket for %d catalogued images", len(objects), len(got.keys))
+	}
+}
+
+// countRows returns the URL rows of a catalog file, or 0 while it cannot be read.
+func countRows(path string) int {
+	if _, err := os.Stat(path); err != nil {
+		return 0
+	}
+	c, err := catalog.Open(context.Background(), path)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	by, _, _ := c.CountURLs(context.Background())
+	n := 0
+	for s, v := range by {
+		if s != catalog.StatePending {
+			n += v
+		}
+	}
+	return n
+}
+
+type catSnapshot struct {
+	urls map[string]string // url -> outcome (done and duplicate count as one: which copy wins is order)
+	kept []string          // sorted sha256 of kept images
+	keys []string          // sorted store keys
+}
+
+func snapshot(t *testing.T, path string) catSnapshot {
+	t.Helper()
+	c, err := catalog.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := catSnapshot{urls: map[string]string{}}
+	c.ForEachExportRow(context.Background(), func(r catalog.ExportRow) error {
+		out := r.Status
+		switch r.Status {
+		case catalog.StatusKept, catalog.StateDuplicate:
+			out = "fetched"
+		case catalog.StateFailed:
+			out = "failed: " + strings.SplitN(r.Reason, ":", 2)[0]
+		}
+		s.urls[r.URL] = out
+		return nil
+	})
+	c.ForEachImage(context.Background(), catalog.ImageFilter{}, func(im catalog.Image) error {
+		s.kept = append(s.kept, im.SHA256)
+		s.keys = append(s.keys, im.Key)
+		return nil
+	})
+	sort.Strings(s.kept)
+	sort.Strings(s.keys)
+	return s
+}

@@ -1,0 +1,116 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// MergeStats says what a Merge changed.
+type MergeStats struct {
+	URLs       int `json:"urls"`        // URL rows added or updated
+	Images     int `json:"images"`      // images added
+	Duplicates int `json:"duplicates"`  // images already present under another URL
+	Orphans    []string `json:"orphan_keys,omitempty"` // store keys no image row uses any more
+}
+
+// Merge folds another catalog (a shard's) into c. It is idempotent and
+// order-independent: merging shards in any order, or one shard twice, gives
+// the same catalog.
+//
+// A shard is authoritative for the URL rows it holds, which are copied
+// over. Images are keyed by content, so the same bytes fetched by two shards
+// are one image; the copy kept is the one whose URL id sorts first, exactly
+// as if one process had fetched both, and the other URL becomes a duplicate.
+// When the copy that loses was stored under another key (another class), its
+// key is returned in Orphans for the caller to delete from the store.
+func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error) {
+	var st MergeStats
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return st, c.corrupt(err)
+	}
+	defer tx.Rollback()
+
+	urlCols := `id,url,class,engine,query,rank,page_url,thumb_url,title,license,author,state,cause,error,retryable,http_status,attempts,sha256,found_at,updated_at`
+	rows, err := other.db.QueryContext(ctx, `SELECT `+urlCols+` FROM urls ORDER BY id`)
+	if err != nil {
+		return st, other.corrupt(err)
+	}
+	up, err := tx.PrepareContext(ctx, `INSERT INTO urls(`+urlCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET state=excluded.state, cause=excluded.cause, error=excluded.error, retryable=excluded.retryable,
+		http_status=excluded.http_status, attempts=excluded.attempts, sha256=excluded.sha256, updated_at=excluded.updated_at
+		WHERE excluded.updated_at > urls.updated_at`)
+	if err != nil {
+		rows.Close()
+		return st, c.corrupt(err)
+	}
+	for rows.Next() {
+		vals := make([]any, 20)
+		ptrs := make([]any, 20)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return st, other.corrupt(err)
+		}
+		r, err := up.ExecContext(ctx, vals...)
+		if err != nil {
+			rows.Close()
+			return st, c.corrupt(err)
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			st.URLs++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return st, other.corrupt(err)
+	}
+	rows.Close()
+
+	var incoming []Image
+	if err := other.ForEachImage(ctx, ImageFilter{}, func(im Image) error { incoming = append(incoming, im); return nil }); err != nil {
+		return st, err
+	}
+	for _, im := range incoming {
+		cur, err := getImage(ctx, tx, im.SHA256)
+		switch {
+		case err == nil:
+			if cur.URLID == im.URLID {
+				continue
+			}
+			st.Duplicates++
+			winner, loser := cur, im
+			if im.URLID < cur.URLID {
+				winner, loser = im, cur
+				if _, err := tx.ExecContext(ctx, `UPDATE images SET class=?, key=?, format=?, width=?, height=?, bytes=?, phash=?, url_id=?, fetched_at=? WHERE sha256=?`,
+					im.Class, im.Key, im.Format, im.Width, im.Height, im.Bytes, int64(im.PHash), im.URLID, im.FetchedAt, im.SHA256); err != nil {
+					return st, c.corrupt(err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE urls SET state='duplicate', cause='duplicate' WHERE id=?`, loser.URLID); err != nil {
+				return st, c.corrupt(err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE urls SET state='done', cause='' WHERE id=?`, winner.URLID); err != nil {
+				return st, c.corrupt(err)
+			}
+			if loser.Key != winner.Key {
+				st.Orphans = append(st.Orphans, loser.Key)
+			}
+		case isNotFound(err) || err == sql.ErrNoRows:
+			if _, err := tx.ExecContext(ctx, `INSERT INTO images(`+imageCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				im.SHA256, im.Class, im.Key, im.Format, im.Width, im.Height, im.Bytes, int64(im.PHash), im.URLID, im.FetchedAt, im.Status, im.Reason, im.Score, im.Method); err != nil {
+				return st, c.corrupt(err)
+			}
+			st.Images++
+		default:
+			return st, c.corrupt(fmt.Errorf("merge image %s: %w", im.SHA256, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return st, c.corrupt(err)
+	}
+	return st, nil
+}
