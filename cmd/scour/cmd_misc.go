@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scour-dev/scour/internal/export"
 	"github.com/scour-dev/scour/internal/project"
 )
 
@@ -34,21 +35,54 @@ catalog (scour.db) and an images/ folder.`,
 
 func newExportCmd(g *globals) *cobra.Command {
 	var format, out string
+	var perShard int
 	c := &cobra.Command{
 		Use:   "export",
-		Short: "Write the catalog (every URL, its outcome and provenance) as CSV or JSON lines",
+		Short: "Write the catalog as CSV, JSON lines or Parquet, or the dataset as WebDataset shards",
+		Long: `export writes out what scour knows:
+  csv, jsonl   every URL with its outcome and provenance (stdout, or -o FILE)
+  parquet      the same rows as a typed Parquet table (-o FILE)
+  webdataset   the kept images as tar shards DIR/shard-NNNNNN.tar, each sample
+               {sha256}.jpg + {sha256}.json (metadata) + {sha256}.cls (class
+               index in scour.yaml order), for loaders that stream tar shards`,
 		Example: `  scour export --format csv > catalog.csv
-  scour export --format jsonl -o catalog.jsonl`,
+  scour export --format parquet -o catalog.parquet
+  scour export --format webdataset -o shards/ --per-shard 1000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "csv" && format != "jsonl" {
-				return usagef("--format %q: want csv or jsonl", format)
+			ctx := cmd.Context()
+			switch format {
+			case "csv", "jsonl":
+			case "parquet", "webdataset":
+				if out == "" || out == "-" {
+					return usagef("--format %s needs -o (a file for parquet, a directory for webdataset)", format)
+				}
+			default:
+				return usagef("--format %q: want csv, jsonl, parquet or webdataset", format)
 			}
-			p, err := project.Open(cmd.Context(), g.dir)
+			p, err := project.Open(ctx, g.dir)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
+			ui := newUI(g)
+			switch format {
+			case "parquet":
+				n, err := export.WriteParquet(ctx, export.CatalogRows(ctx, p.Catalog), out)
+				if err != nil {
+					return err
+				}
+				return ui.result(map[string]any{"rows": n, "file": out}, func(w io.Writer) { fmt.Fprintf(w, "wrote %d rows to %s\n", n, out) })
+			case "webdataset":
+				open := func(k string) (io.ReadCloser, error) { return p.Store.Get(ctx, k) }
+				sum, err := export.WriteWebDataset(ctx, export.CatalogRows(ctx, p.Catalog), open, out, perShard, p.Config.ClassNames())
+				if err != nil {
+					return err
+				}
+				return ui.result(sum, func(w io.Writer) {
+					fmt.Fprintf(w, "wrote %d samples in %d shards to %s\n", sum.Samples, len(sum.Shards), out)
+				})
+			}
 			w := io.Writer(os.Stdout)
 			if out != "" && out != "-" {
 				f, err := os.Create(out)
@@ -58,11 +92,12 @@ func newExportCmd(g *globals) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			return p.Catalog.Export(cmd.Context(), w, format)
+			return p.Catalog.Export(ctx, w, format)
 		},
 	}
-	c.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
-	c.Flags().StringVarP(&out, "output", "o", "-", "file to write (- = stdout)")
+	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet or webdataset")
+	c.Flags().StringVarP(&out, "output", "o", "-", "file (or directory for webdataset) to write; - = stdout")
+	c.Flags().IntVar(&perShard, "per-shard", 1000, "samples per WebDataset tar shard")
 	return c
 }
 

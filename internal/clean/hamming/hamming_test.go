@@ -1,0 +1,116 @@
+package hamming
+
+import (
+	"context"
+	"errors"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// Planted returns n hashes of which about a fifth are copies of an earlier
+// hash with 0..maxFlip random bits flipped, the rest uniformly random.
+func planted(n, maxFlip int, seed uint64) []uint64 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	hs := make([]uint64, n)
+	for i := range hs {
+		if i > 0 && r.IntN(5) == 0 {
+			h := hs[r.IntN(i)]
+			for range r.IntN(maxFlip + 1) {
+				h ^= 1 << r.IntN(64)
+			}
+			hs[i] = h
+			continue
+		}
+		hs[i] = r.Uint64()
+	}
+	return hs
+}
+
+func bruteForce(hs []uint64, d int) []Pair {
+	var out []Pair
+	for i := range hs {
+		for j := i + 1; j < len(hs); j++ {
+			if dist := bits.OnesCount64(hs[i] ^ hs[j]); dist <= d {
+				out = append(out, Pair{int32(i), int32(j), uint8(dist)})
+			}
+		}
+	}
+	return out
+}
+
+func TestPairsMatchesBruteForce(t *testing.T) {
+	// Low-entropy hashes (few distinct bits set) make long runs of equal
+	// keys, the case where a wrong dedup rule would report a pair twice.
+	lowEntropy := make([]uint64, 300)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range lowEntropy {
+		lowEntropy[i] = 1<<r.IntN(64) | 1<<r.IntN(64)
+	}
+	for _, tc := range []struct {
+		name string
+		hs   []uint64
+		d    int
+	}{
+		{"exact only", planted(2000, 0, 1), 0},
+		{"distance 1", planted(2000, 2, 2), 1},
+		{"distance 6", planted(3000, 8, 3), 6},
+		{"distance 10", planted(1500, 12, 4), 10},
+		{"distance 16", planted(800, 18, 5), 16},
+		{"low entropy", lowEntropy, 4},
+		{"empty", nil, 6},
+		{"one", []uint64{42}, 6},
+	} {
+		want := bruteForce(tc.hs, tc.d)
+		for k := 1; k <= 4; k++ {
+			got, err := pairs(context.Background(), tc.hs, tc.d, k, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, k=%d: %d pairs, brute force finds %d", tc.name, k, len(got), len(want))
+			}
+		}
+		got, err := Pairs(context.Background(), tc.hs, tc.d, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: Pairs found %d pairs, brute force %d", tc.name, len(got), len(want))
+		}
+	}
+}
+
+func TestPairsRejectsBadInput(t *testing.T) {
+	for _, d := range []int{-1, MaxDistance + 1} {
+		if _, err := Pairs(context.Background(), []uint64{1, 2}, d, 1); err == nil {
+			t.Errorf("distance %d accepted", d)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Pairs(ctx, planted(100, 3, 1), 6, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v", err)
+	}
+}
+
+func TestChooseK(t *testing.T) {
+	for _, tc := range []struct{ n, d, want int }{
+		{1_000_000, 6, 2}, // 16-bit keys: the case the package is built for
+		{1000, 0, 1},
+	} {
+		if got := chooseK(tc.n, tc.d); got != tc.want {
+			t.Errorf("chooseK(%d, %d) = %d, want %d", tc.n, tc.d, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkPairs100k(b *testing.B) {
+	hs := planted(100_000, 6, 9)
+	for b.Loop() {
+		if _, err := Pairs(context.Background(), hs, 6, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package clean
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/scour-dev/scour/internal/vision"
+)
+
+// The off-topic rule of the reference and outlier methods.
+//
+// Each image of a class gets a similarity score s: for "reference", its
+// highest cosine similarity to any of the class's reference images; for
+// "outlier", its mean cosine similarity to its k nearest neighbours in the
+// class. Over the class, m is the median of s and MAD the median of |s-m|;
+// an image's robust z-score is z = (s-m) / (1.4826 MAD), where 1.4826 makes
+// MAD estimate the standard deviation of a normal distribution. An image is
+// off-topic when z < -MaxZ (default 3, the usual "three MADs" outlier rule):
+// the threshold is learned from the class itself, so it adapts to how alike
+// the model finds the class's pictures, and the median and MAD ignore the
+// off-topic minority as long as it stays well under half of the class. In
+// practice recall drops once a quarter or more of a class is junk, because
+// the junk then widens MAD. The scale has a floor of minSigma so that a class
+// of near-identical pictures does not flag tiny differences.
+const (
+	madToSigma = 1.4826
+	minSigma   = 0.01
+)
+
+// zStats describes a class's score distribution.
+type zStats struct {
+	Median, Sigma float64
+}
+
+func robustStats(scores []float64) zStats {
+	m := median(scores)
+	dev := make([]float64, len(scores))
+	for i, s := range scores {
+		dev[i] = abs(s - m)
+	}
+	return zStats{Median: m, Sigma: max(madToSigma*median(dev), minSigma)}
+}
+
+func (z zStats) z(s float64) float64 { return (s - z.Median) / z.Sigma }
+
+// threshold is the score below which an image is off-topic.
+func (z zStats) threshold(maxZ float64) float64 { return z.Median - maxZ*z.Sigma }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// dot is the cosine similarity of two L2-normalised embeddings. Four
+// accumulators let the CPU overlap the additions.
+func dot(a, b []float32) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return float64(s0 + s1 + s2 + s3)
+}
+
+// referenceScores is each embedding's highest similarity to a reference.
+func referenceScores(embs, refs [][]float32) []float64 {
+	out := make([]float64, len(embs))
+	for i, e := range embs {
+		out[i] = -1
+		for _, r := range refs {
+			out[i] = max(out[i], dot(e, r))
+		}
+	}
+	return out
+}
+
+// neighbourScores is each embedding's mean similarity to its k nearest
+// others (all of them when there are fewer). It compares every pair, on
+// all cores: a class of n images costs n²/2 dot products.
+func neighbourScores(embs [][]float32, k int) []float64 {
+	n := len(embs)
+	out := make([]float64, n)
+	k = min(k, n-1)
+	if k < 1 {
+		return out
+	}
+	parallelRows(n, func(i int) {
+		best := make([]float64, 0, k+1) // the k highest, in descending order
+		for j, f := range embs {
+			if j == i {
+				continue
+			}
+			s := dot(embs[i], f)
+			if len(best) == k && s <= best[k-1] {
+				continue
+			}
+			pos, _ := slices.BinarySearchFunc(best, s, func(a, b float64) int {
+				switch {
+				case a > b:
+					return -1
+				case a < b:
+					return 1
+				}
+				return 0
+			})
+			best = slices.Insert(best, pos, s)
+			if len(best) > k {
+				best = best[:k]
+			}
+		}
+		var sum float64
+		for _, s := range best {
+			sum += s
+		}
+		out[i] = sum / float64(len(best))
+	})
+	return out
+}
+
+// parallelRows calls fn(i) for i in [0, n) on all cores.
+func parallelRows(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int, 64)
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// topNames returns the names of the first k labels.
+func topNames(ls []vision.Label, k int) []string {
+	var out []string
+	for _, l := range ls[:min(k, len(ls))] {
+		out = append(out, l.Name)
+	}
+	return out
+}
+
+// sharedLabels counts how many of an image's top-k labels are among want.
+func sharedLabels(ls []vision.Label, k int, want map[string]bool) int {
+	n := 0
+	for _, name := range topNames(ls, k) {
+		if want[name] {
+			n++
+		}
+	}
+	return n
+}
+
+// describeLabels is a short human-readable list of labels for a flag's
+// detail: "aircraft carrier 0.48, drilling platform 0.25".
+func describeLabels(ls []vision.Label, k int) string {
+	var parts []string
+	for _, l := range ls[:min(k, len(ls))] {
+		name, _, _ := strings.Cut(l.Name, ",")
+		parts = append(parts, fmt.Sprintf("%s %.2f", name, l.Confidence))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,48 @@
+// Package export writes a catalog out for other tools: WebDataset tar shards
+// of the kept images, to train with PyTorch or JAX elsewhere, and one Parquet
+// table of every URL row, to analyse with pandas, DuckDB or Spark. Both read
+// the catalog as a stream, so memory does not grow with the number of rows.
+package export
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/scour-dev/scour/internal/catalog"
+)
+
+// Rows streams catalog rows: it calls yield once per row, in order, and stops
+// at the first error yield returns, returning it.
+type Rows func(yield func(catalog.ExportRow) error) error
+
+// CatalogRows streams every row of c, as (*catalog.Catalog).ForEachExportRow
+// does.
+func CatalogRows(ctx context.Context, c *catalog.Catalog) Rows {
+	return func(yield func(catalog.ExportRow) error) error {
+		return c.ForEachExportRow(ctx, yield)
+	}
+}
+
+// Opener returns the bytes of the image stored under key (ExportRow.Key).
+// A store's Get, bound to a context, is one.
+type Opener func(key string) (io.ReadCloser, error)
+
+// createTemp opens a hidden temporary file beside final, so that renaming it
+// into place is atomic: readers see the whole file or none.
+func createTemp(final string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+}
+
+// commit makes a finished temporary file durable and gives it its name.
+func commit(f *os.File, final string) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), final)
+}

@@ -1,0 +1,542 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Register-blocked SGEMM micro-kernels. Each computes an MR x NR tile
+//
+//	acc[i][j] = sum over s < nseg, kk < k of A(i, s, kk) * B(s*k+kk, j)
+//
+// with A(i, s, kk) at a + i*rsA + kk*csA + s*(k*csA + segA) bytes and B rows
+// NR floats wide, ldb bytes apart, then stores
+//
+//	C = alpha*acc (+ C if flags&1) (+ bias if bias != nil), max(0, .) if flags&2
+//
+// All strides are in bytes. The accumulators start at zero and C is added only
+// once at the end: adding C first lost precision on very long sums. The A
+// broadcasts go through a register (not an FMA memory operand) because one
+// broadcast feeds several FMAs. Each kernel ends with VZEROUPPER: Go emits no
+// automatic one, and dirty upper halves slow later SSE code.
+
+#define MUL4(z0, z1, z2, z3) \
+	VMULPS Z28, z0, z0; VMULPS Z28, z1, z1; VMULPS Z28, z2, z2; VMULPS Z28, z3, z3
+
+#define ADDMEM4(R, z0, z1, z2, z3) \
+	VADDPS (R), z0, z0; VADDPS 64(R), z1, z1; VADDPS 128(R), z2, z2; VADDPS 192(R), z3, z3
+
+#define ADDB4(z0, z1, z2, z3) \
+	VADDPS Z24, z0, z0; VADDPS Z25, z1, z1; VADDPS Z26, z2, z2; VADDPS Z27, z3, z3
+
+#define RELU4(z0, z1, z2, z3) \
+	VMAXPS Z29, z0, z0; VMAXPS Z29, z1, z1; VMAXPS Z29, z2, z2; VMAXPS Z29, z3, z3
+
+#define STORE4(R, z0, z1, z2, z3) \
+	VMOVUPS z0, (R); VMOVUPS z1, 64(R); VMOVUPS z2, 128(R); VMOVUPS z3, 192(R)
+
+#define FMA4(zb, z0, z1, z2, z3) \
+	VFMADD231PS zb, Z24, z0; VFMADD231PS zb, Z25, z1; VFMADD231PS zb, Z26, z2; VFMADD231PS zb, Z27, z3
+
+// func kern6x64avx512(k, nseg int, a *float32, rsA, csA, segA int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags int, alpha float32)
+TEXT ·kern6x64avx512(SB), NOSPLIT, $0-100
+	MOVQ a+16(FP), R8
+	MOVQ rsA+24(FP), R9
+	MOVQ csA+32(FP), R11
+	MOVQ segA+40(FP), R12
+	MOVQ b+48(FP), SI
+	MOVQ ldb+56(FP), R13
+	MOVQ nseg+8(FP), DX
+	LEAQ (R8)(R9*2), R10
+	ADDQ R9, R10
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	TESTQ DX, DX
+	JLE   store6
+
+seg6:
+	MOVQ  k+0(FP), CX
+	TESTQ CX, CX
+	JLE   next6
+
+loop6:
+	VMOVUPS      (SI), Z24
+	VMOVUPS      64(SI), Z25
+	VMOVUPS      128(SI), Z26
+	VMOVUPS      192(SI), Z27
+	VBROADCASTSS (R8), Z28
+	FMA4(Z28, Z0, Z1, Z2, Z3)
+	VBROADCASTSS (R8)(R9*1), Z29
+	FMA4(Z29, Z4, Z5, Z6, Z7)
+	VBROADCASTSS (R8)(R9*2), Z30
+	FMA4(Z30, Z8, Z9, Z10, Z11)
+	VBROADCASTSS (R10), Z31
+	FMA4(Z31, Z12, Z13, Z14, Z15)
+	VBROADCASTSS (R10)(R9*1), Z28
+	FMA4(Z28, Z16, Z17, Z18, Z19)
+	VBROADCASTSS (R10)(R9*2), Z29
+	FMA4(Z29, Z20, Z21, Z22, Z23)
+	ADDQ         R11, R8
+	ADDQ         R11, R10
+	ADDQ         R13, SI
+	DECQ         CX
+	JNZ          loop6
+
+next6:
+	ADDQ R12, R8
+	ADDQ R12, R10
+	DECQ DX
+	JNZ  seg6
+
+store6:
+	MOVQ         c+64(FP), DI
+	MOVQ         ldc+72(FP), R14
+	MOVQ         flags+88(FP), AX
+	VBROADCASTSS alpha+96(FP), Z28
+	MUL4(Z0, Z1, Z2, Z3)
+	MUL4(Z4, Z5, Z6, Z7)
+	MUL4(Z8, Z9, Z10, Z11)
+	MUL4(Z12, Z13, Z14, Z15)
+	MUL4(Z16, Z17, Z18, Z19)
+	MUL4(Z20, Z21, Z22, Z23)
+
+	TESTQ $1, AX
+	JZ    bias6
+	MOVQ  DI, BX
+	ADDMEM4(BX, Z0, Z1, Z2, Z3)
+	ADDQ  R14, BX
+	ADDMEM4(BX, Z4, Z5, Z6, Z7)
+	ADDQ  R14, BX
+	ADDMEM4(BX, Z8, Z9, Z10, Z11)
+	ADDQ  R14, BX
+	ADDMEM4(BX, Z12, Z13, Z14, Z15)
+	ADDQ  R14, BX
+	ADDMEM4(BX, Z16, Z17, Z18, Z19)
+	ADDQ  R14, BX
+	ADDMEM4(BX, Z20, Z21, Z22, Z23)
+
+bias6:
+	MOVQ    bias+80(FP), BX
+	TESTQ   BX, BX
+	JZ      relu6
+	VMOVUPS (BX), Z24
+	VMOVUPS 64(BX), Z25
+	VMOVUPS 128(BX), Z26
+	VMOVUPS 192(BX), Z27
+	ADDB4(Z0, Z1, Z2, Z3)
+	ADDB4(Z4, Z5, Z6, Z7)
+	ADDB4(Z8, Z9, Z10, Z11)
+	ADDB4(Z12, Z13, Z14, Z15)
+	ADDB4(Z16, Z17, Z18, Z19)
+	ADDB4(Z20, Z21, Z22, Z23)
+
+relu6:
+	TESTQ  $2, AX
+	JZ     out6
+	VPXORD Z29, Z29, Z29
+	RELU4(Z0, Z1, Z2, Z3)
+	RELU4(Z4, Z5, Z6, Z7)
+	RELU4(Z8, Z9, Z10, Z11)
+	RELU4(Z12, Z13, Z14, Z15)
+	RELU4(Z16, Z17, Z18, Z19)
+	RELU4(Z20, Z21, Z22, Z23)
+
+out6:
+	STORE4(DI, Z0, Z1, Z2, Z3)
+	ADDQ R14, DI
+	STORE4(DI, Z4, Z5, Z6, Z7)
+	ADDQ R14, DI
+	STORE4(DI, Z8, Z9, Z10, Z11)
+	ADDQ R14, DI
+	STORE4(DI, Z12, Z13, Z14, Z15)
+	ADDQ R14, DI
+	STORE4(DI, Z16, Z17, Z18, Z19)
+	ADDQ R14, DI
+	STORE4(DI, Z20, Z21, Z22, Z23)
+	VZEROUPPER
+	RET
+
+#define MUL2(z0, z1) \
+	VMULPS Z28, z0, z0; VMULPS Z28, z1, z1
+
+#define ADDMEM2(R, z0, z1) \
+	VADDPS (R), z0, z0; VADDPS 64(R), z1, z1
+
+#define ADDB2(z0, z1) \
+	VADDPS Z24, z0, z0; VADDPS Z25, z1, z1
+
+#define RELU2(z0, z1) \
+	VMAXPS Z29, z0, z0; VMAXPS Z29, z1, z1
+
+#define STORE2(R, z0, z1) \
+	VMOVUPS z0, (R); VMOVUPS z1, 64(R)
+
+#define FMA2(zb, z0, z1) \
+	VFMADD231PS zb, Z24, z0; VFMADD231PS zb, Z25, z1
+
+// func kern12x32avx512(k, nseg int, a *float32, rsA, csA, segA int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags int, alpha float32)
+TEXT ·kern12x32avx512(SB), NOSPLIT, $0-100
+	MOVQ a+16(FP), R8
+	MOVQ rsA+24(FP), R9
+	MOVQ csA+32(FP), R11
+	MOVQ segA+40(FP), R12
+	MOVQ b+48(FP), SI
+	MOVQ ldb+56(FP), R13
+	MOVQ nseg+8(FP), DX
+	LEAQ (R8)(R9*2), R10
+	ADDQ R9, R10
+	LEAQ (R10)(R9*2), BX
+	ADDQ R9, BX
+	LEAQ (BX)(R9*2), AX
+	ADDQ R9, AX
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	TESTQ DX, DX
+	JLE   store12
+
+seg12:
+	MOVQ  k+0(FP), CX
+	TESTQ CX, CX
+	JLE   next12
+
+loop12:
+	VMOVUPS      (SI), Z24
+	VMOVUPS      64(SI), Z25
+	VBROADCASTSS (R8), Z26
+	FMA2(Z26, Z0, Z1)
+	VBROADCASTSS (R8)(R9*1), Z27
+	FMA2(Z27, Z2, Z3)
+	VBROADCASTSS (R8)(R9*2), Z28
+	FMA2(Z28, Z4, Z5)
+	VBROADCASTSS (R10), Z29
+	FMA2(Z29, Z6, Z7)
+	VBROADCASTSS (R10)(R9*1), Z30
+	FMA2(Z30, Z8, Z9)
+	VBROADCASTSS (R10)(R9*2), Z31
+	FMA2(Z31, Z10, Z11)
+	VBROADCASTSS (BX), Z26
+	FMA2(Z26, Z12, Z13)
+	VBROADCASTSS (BX)(R9*1), Z27
+	FMA2(Z27, Z14, Z15)
+	VBROADCASTSS (BX)(R9*2), Z28
+	FMA2(Z28, Z16, Z17)
+	VBROADCASTSS (AX), Z29
+	FMA2(Z29, Z18, Z19)
+	VBROADCASTSS (AX)(R9*1), Z30
+	FMA2(Z30, Z20, Z21)
+	VBROADCASTSS (AX)(R9*2), Z31
+	FMA2(Z31, Z22, Z23)
+	ADDQ         R11, R8
+	ADDQ         R11, R10
+	ADDQ         R11, BX
+	ADDQ         R11, AX
+	ADDQ         R13, SI
+	DECQ         CX
+	JNZ          loop12
+
+next12:
+	ADDQ R12, R8
+	ADDQ R12, R10
+	ADDQ R12, BX
+	ADDQ R12, AX
+	DECQ DX
+	JNZ  seg12
+
+store12:
+	MOVQ         c+64(FP), DI
+	MOVQ         ldc+72(FP), R14
+	MOVQ         flags+88(FP), AX
+	VBROADCASTSS alpha+96(FP), Z28
+	MUL2(Z0, Z1)
+	MUL2(Z2, Z3)
+	MUL2(Z4, Z5)
+	MUL2(Z6, Z7)
+	MUL2(Z8, Z9)
+	MUL2(Z10, Z11)
+	MUL2(Z12, Z13)
+	MUL2(Z14, Z15)
+	MUL2(Z16, Z17)
+	MUL2(Z18, Z19)
+	MUL2(Z20, Z21)
+	MUL2(Z22, Z23)
+
+	TESTQ $1, AX
+	JZ    bias12
+	MOVQ  DI, BX
+	ADDMEM2(BX, Z0, Z1)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z2, Z3)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z4, Z5)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z6, Z7)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z8, Z9)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z10, Z11)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z12, Z13)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z14, Z15)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z16, Z17)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z18, Z19)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z20, Z21)
+	ADDQ  R14, BX
+	ADDMEM2(BX, Z22, Z23)
+
+bias12:
+	MOVQ    bias+80(FP), BX
+	TESTQ   BX, BX
+	JZ      relu12
+	VMOVUPS (BX), Z24
+	VMOVUPS 64(BX), Z25
+	ADDB2(Z0, Z1)
+	ADDB2(Z2, Z3)
+	ADDB2(Z4, Z5)
+	ADDB2(Z6, Z7)
+	ADDB2(Z8, Z9)
+	ADDB2(Z10, Z11)
+	ADDB2(Z12, Z13)
+	ADDB2(Z14, Z15)
+	ADDB2(Z16, Z17)
+	ADDB2(Z18, Z19)
+	ADDB2(Z20, Z21)
+	ADDB2(Z22, Z23)
+
+relu12:
+	TESTQ  $2, AX
+	JZ     out12
+	VPXORD Z29, Z29, Z29
+	RELU2(Z0, Z1)
+	RELU2(Z2, Z3)
+	RELU2(Z4, Z5)
+	RELU2(Z6, Z7)
+	RELU2(Z8, Z9)
+	RELU2(Z10, Z11)
+	RELU2(Z12, Z13)
+	RELU2(Z14, Z15)
+	RELU2(Z16, Z17)
+	RELU2(Z18, Z19)
+	RELU2(Z20, Z21)
+	RELU2(Z22, Z23)
+
+out12:
+	STORE2(DI, Z0, Z1)
+	ADDQ R14, DI
+	STORE2(DI, Z2, Z3)
+	ADDQ R14, DI
+	STORE2(DI, Z4, Z5)
+	ADDQ R14, DI
+	STORE2(DI, Z6, Z7)
+	ADDQ R14, DI
+	STORE2(DI, Z8, Z9)
+	ADDQ R14, DI
+	STORE2(DI, Z10, Z11)
+	ADDQ R14, DI
+	STORE2(DI, Z12, Z13)
+	ADDQ R14, DI
+	STORE2(DI, Z14, Z15)
+	ADDQ R14, DI
+	STORE2(DI, Z16, Z17)
+	ADDQ R14, DI
+	STORE2(DI, Z18, Z19)
+	ADDQ R14, DI
+	STORE2(DI, Z20, Z21)
+	ADDQ R14, DI
+	STORE2(DI, Z22, Z23)
+	VZEROUPPER
+	RET
+
+#define YMUL2(y0, y1) \
+	VMULPS Y14, y0, y0; VMULPS Y14, y1, y1
+
+#define YADDMEM2(R, y0, y1) \
+	VADDPS (R), y0, y0; VADDPS 32(R), y1, y1
+
+#define YADDB2(y0, y1) \
+	VADDPS Y12, y0, y0; VADDPS Y13, y1, y1
+
+#define YRELU2(y0, y1) \
+	VMAXPS Y15, y0, y0; VMAXPS Y15, y1, y1
+
+#define YSTORE2(R, y0, y1) \
+	VMOVUPS y0, (R); VMOVUPS y1, 32(R)
+
+#define YFMA2(yb, y0, y1) \
+	VFMADD231PS yb, Y12, y0; VFMADD231PS yb, Y13, y1
+
+// func kern6x16avx2(k, nseg int, a *float32, rsA, csA, segA int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags int, alpha float32)
+//
+// AVX2 has 16 vector registers: 12 accumulators, 2 rows of B, 2 broadcasts.
+TEXT ·kern6x16avx2(SB), NOSPLIT, $0-100
+	MOVQ a+16(FP), R8
+	MOVQ rsA+24(FP), R9
+	MOVQ csA+32(FP), R11
+	MOVQ segA+40(FP), R12
+	MOVQ b+48(FP), SI
+	MOVQ ldb+56(FP), R13
+	MOVQ nseg+8(FP), DX
+	LEAQ (R8)(R9*2), R10
+	ADDQ R9, R10
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	TESTQ DX, DX
+	JLE   storeavx2
+
+segavx2:
+	MOVQ  k+0(FP), CX
+	TESTQ CX, CX
+	JLE   nextavx2
+
+loopavx2:
+	VMOVUPS      (SI), Y12
+	VMOVUPS      32(SI), Y13
+	VBROADCASTSS (R8), Y14
+	YFMA2(Y14, Y0, Y1)
+	VBROADCASTSS (R8)(R9*1), Y15
+	YFMA2(Y15, Y2, Y3)
+	VBROADCASTSS (R8)(R9*2), Y14
+	YFMA2(Y14, Y4, Y5)
+	VBROADCASTSS (R10), Y15
+	YFMA2(Y15, Y6, Y7)
+	VBROADCASTSS (R10)(R9*1), Y14
+	YFMA2(Y14, Y8, Y9)
+	VBROADCASTSS (R10)(R9*2), Y15
+	YFMA2(Y15, Y10, Y11)
+	ADDQ         R11, R8
+	ADDQ         R11, R10
+	ADDQ         R13, SI
+	DECQ         CX
+	JNZ          loopavx2
+
+nextavx2:
+	ADDQ R12, R8
+	ADDQ R12, R10
+	DECQ DX
+	JNZ  segavx2
+
+storeavx2:
+	MOVQ         c+64(FP), DI
+	MOVQ         ldc+72(FP), R14
+	MOVQ         flags+88(FP), AX
+	VBROADCASTSS alpha+96(FP), Y14
+	YMUL2(Y0, Y1)
+	YMUL2(Y2, Y3)
+	YMUL2(Y4, Y5)
+	YMUL2(Y6, Y7)
+	YMUL2(Y8, Y9)
+	YMUL2(Y10, Y11)
+
+	TESTQ $1, AX
+	JZ    biasavx2
+	MOVQ  DI, BX
+	YADDMEM2(BX, Y0, Y1)
+	ADDQ  R14, BX
+	YADDMEM2(BX, Y2, Y3)
+	ADDQ  R14, BX
+	YADDMEM2(BX, Y4, Y5)
+	ADDQ  R14, BX
+	YADDMEM2(BX, Y6, Y7)
+	ADDQ  R14, BX
+	YADDMEM2(BX, Y8, Y9)
+	ADDQ  R14, BX
+	YADDMEM2(BX, Y10, Y11)
+
+biasavx2:
+	MOVQ    bias+80(FP), BX
+	TESTQ   BX, BX
+	JZ      reluavx2
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	YADDB2(Y0, Y1)
+	YADDB2(Y2, Y3)
+	YADDB2(Y4, Y5)
+	YADDB2(Y6, Y7)
+	YADDB2(Y8, Y9)
+	YADDB2(Y10, Y11)
+
+reluavx2:
+	TESTQ  $2, AX
+	JZ     outavx2
+	VXORPS Y15, Y15, Y15
+	YRELU2(Y0, Y1)
+	YRELU2(Y2, Y3)
+	YRELU2(Y4, Y5)
+	YRELU2(Y6, Y7)
+	YRELU2(Y8, Y9)
+	YRELU2(Y10, Y11)
+
+outavx2:
+	YSTORE2(DI, Y0, Y1)
+	ADDQ R14, DI
+	YSTORE2(DI, Y2, Y3)
+	ADDQ R14, DI
+	YSTORE2(DI, Y4, Y5)
+	ADDQ R14, DI
+	YSTORE2(DI, Y6, Y7)
+	ADDQ R14, DI
+	YSTORE2(DI, Y8, Y9)
+	ADDQ R14, DI
+	YSTORE2(DI, Y10, Y11)
+	VZEROUPPER
+	RET
