@@ -5,6 +5,14 @@ set -eu
 cd "$(dirname "$0")"
 
 echo "== test prerequisites"
+# The review page is tested in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "   chromium missing: install it (apt-get install chromium) or the review tests skip" >&2
+	fi
+fi
 go mod download
 # The S3 store's conformance suite runs against a real S3-compatible server.
 SCOUR_VERSITYGW=$(.ci/versitygw.sh)

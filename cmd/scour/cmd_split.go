@@ -40,7 +40,11 @@ DIR/{train,val,test}/<class>/ that Keras and PyTorch loaders read.`,
 			if cmd.Flags().Changed("seed") {
 				sc.Seed = seed
 			}
-			sum, err := split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, sc.Seed, groupLookup(ctx, p))
+			groupOf, err := groupLookup(ctx, p)
+			if err != nil {
+				return err
+			}
+			sum, err := split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, sc.Seed, groupOf)
 			if err != nil {
 				return err
 			}

@@ -90,7 +90,15 @@ sources), a catalog (scour.db) and the images. The stages run in order:
 
   scour init DIR        create a project with an example scour.yaml
   scour gather          search the engines and download images, resumably
-  scour export          write the catalog as CSV or JSON lines
+  scour clean           quarantine broken, duplicate and off-topic images
+  scour review          look at what clean flagged, keep or discard (browser)
+  scour split           stratified, leakage-safe train/val/test sets
+  scour train | sweep   fit CNN variants; --head for transfer learning
+  scour report          one HTML page of charts and verdicts
+  scour run             all of the above, skipping what has not changed
+
+Also: restore, predict, augment --preview, export, merge (shards), doctor,
+bench, version.
 
 Every command works on the project in the current directory, or in -C DIR.
 
@@ -116,6 +124,6 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newInitCmd(g), newGatherCmd(g), newSplitCmd(g), newTrainCmd(g), newSweepCmd(g), newPredictCmd(g), newReportCmd(g), newAugmentCmd(g), newExportCmd(g), newMergeCmd(g), newDoctorCmd(g), newBenchCmd(g), newVersionCmd(g))
+	root.AddCommand(newInitCmd(g), newGatherCmd(g), newCleanCmd(g), newRestoreCmd(g), newReviewCmd(g), newSplitCmd(g), newTrainCmd(g), newSweepCmd(g), newPredictCmd(g), newReportCmd(g), newAugmentCmd(g), newExportCmd(g), newMergeCmd(g), newDoctorCmd(g), newBenchCmd(g), newVersionCmd(g))
 	return root
 }

@@ -118,11 +118,14 @@ func (u *ui) draw(b *bar, final bool) {
 	// Not a terminal: a plain line every 10 seconds, and at the end.
 	if final || now.Sub(b.lastPrint) >= 10*time.Second {
 		b.lastPrint = now
+		line := fmt.Sprintf("%s: %d", b.stage, b.done)
 		if b.total > 0 {
-			fmt.Fprintf(u.err, "%s: %d/%d (%.0f/s)\n", b.stage, b.done, b.total, rate)
-		} else {
-			fmt.Fprintf(u.err, "%s: %d (%.0f/s)\n", b.stage, b.done, rate)
+			line += fmt.Sprintf("/%d", b.total)
 		}
+		if el >= 1 {
+			line += fmt.Sprintf(" (%.0f/s)", rate)
+		}
+		fmt.Fprintln(u.err, line)
 	}
 }
 

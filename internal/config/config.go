@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/suggest"
 )
 
@@ -25,12 +26,13 @@ const FileName = "scour.yaml"
 type Config struct {
 	// Store is where image bytes live: "local" (the project directory) or
 	// "s3://bucket/prefix".
-	Store   string   `yaml:"store"`
-	Classes []Class  `yaml:"classes"`
-	Sources []Source `yaml:"sources"`
-	Fetch   Fetch    `yaml:"fetch"`
-	Split   Split    `yaml:"split"`
-	Train   Train    `yaml:"train"`
+	Store   string       `yaml:"store"`
+	Classes []Class      `yaml:"classes"`
+	Sources []Source     `yaml:"sources"`
+	Fetch   Fetch        `yaml:"fetch"`
+	Clean   clean.Config `yaml:"clean"`
+	Split   Split        `yaml:"split"`
+	Train   Train        `yaml:"train"`
 }
 
 // Train says how to fit the classifiers.
@@ -65,6 +67,9 @@ type Class struct {
 	Queries    []string `yaml:"queries"`
 	References []string `yaml:"references"` // reference images (paths relative to the project) for clean
 	Target     int      `yaml:"target"`     // how many images to gather; 0 = no limit
+	// OffTopic picks clean's off-topic method for this class: labels,
+	// reference, outlier or off ("" = clean.off_topic.method).
+	OffTopic string `yaml:"off_topic"`
 }
 
 // Source is one search engine, or a local list or folder.
@@ -109,6 +114,7 @@ func Default() Config {
 			MaxBytes: 25 << 20, MaxPixels: 64_000_000, MinWidth: 32, MinHeight: 32,
 			Retries: 3, Redirects: 5, UserAgent: "", SafeSearch: &t, RetryFailed: &t,
 		},
+		Clean: clean.Default(),
 		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
 		Train: Train{InputSize: 128, Epochs: 20, Batch: 32, Optimizer: "adam", LR: 1e-3, Patience: 5, Seed: 42,
 			Model:   "32-64-128/d1",
@@ -143,7 +149,7 @@ func Parse(name string, data []byte) (Config, error) {
 	return c, nil
 }
 
-var fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+var fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\w+\.\w+)`)
 
 // friendlyYAML rewrites yaml.v3's messages so they talk about scour.yaml's
 // keys, not Go types, and suggests the key that was probably meant.
@@ -167,38 +173,32 @@ func friendlyYAML(err error) string {
 	return strings.Join(lines, "; ")
 }
 
+// sections maps the Go types behind scour.yaml to the keys users see.
+var sections = map[string]struct {
+	name string
+	zero any
+}{
+	"config.Config":         {"the top level", Config{}},
+	"config.Class":          {"a class", Class{}},
+	"config.Source":         {"a source", Source{}},
+	"config.Fetch":          {"fetch", Fetch{}},
+	"config.Split":          {"split", Split{}},
+	"config.Train":          {"train", Train{}},
+	"clean.Config":          {"clean", clean.Config{}},
+	"clean.DuplicateConfig": {"clean.duplicates", clean.DuplicateConfig{}},
+	"clean.OffTopicConfig":  {"clean.off_topic", clean.OffTopicConfig{}},
+}
+
 func sectionName(goType string) string {
-	switch goType {
-	case "Config":
-		return "the top level"
-	case "Class":
-		return "a class"
-	case "Source":
-		return "a source"
-	case "Fetch":
-		return "fetch"
-	case "Split":
-		return "split"
-	case "Train":
-		return "train"
+	if s, ok := sections[goType]; ok {
+		return s.name
 	}
 	return goType
 }
 
 func knownKeys(goType string) []string {
-	switch goType {
-	case "Config":
-		return yamlKeys(Config{})
-	case "Class":
-		return yamlKeys(Class{})
-	case "Source":
-		return yamlKeys(Source{})
-	case "Fetch":
-		return yamlKeys(Fetch{})
-	case "Split":
-		return yamlKeys(Split{})
-	case "Train":
-		return yamlKeys(Train{})
+	if s, ok := sections[goType]; ok {
+		return yamlKeys(s.zero)
 	}
 	return nil
 }
@@ -258,6 +258,9 @@ func (c *Config) Validate() error {
 		return errors.New("fetch.max_bytes must be positive")
 	case f.Retries < 0:
 		return errors.New("fetch.retries must be >= 0")
+	}
+	if err := c.Clean.Validate(); err != nil {
+		return fmt.Errorf("clean: %w", err)
 	}
 	if t := c.Train; t.InputSize < 8 || t.InputSize > 1024 || t.Epochs < 1 || t.Batch < 1 || t.LR <= 0 {
 		return errors.New("train: input_size must be 8..1024, epochs and batch at least 1, lr positive")

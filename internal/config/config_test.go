@@ -47,6 +47,8 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 		{"typo in class key", "classes:\n  - name: a\n    queris: [x]\n", []string{"line 3", `unknown key "queris"`, `did you mean "queries"`}},
 		{"typo at top", "clases:\n  - name: a\n", []string{"line 1", `"clases"`, `did you mean "classes"`}},
 		{"typo in fetch", "classes: [{name: a}]\nfetch:\n  workrs: 3\n", []string{"line 3", `"workrs"`, `"workers"`}},
+		{"typo in clean", "classes: [{name: a}]\nclean:\n  off_topic:\n    metod: labels\n", []string{"line 4", `"metod" in clean.off_topic`, `"method"`}},
+		{"bad clean value", "classes: [{name: a}]\nclean:\n  off_topic:\n    method: vibes\n", []string{"clean:", "vibes"}},
 		{"bad duration", "classes: [{name: a}]\nfetch:\n  timeout: fast\n", []string{"line 3", "not a duration"}},
 		{"bad size", "classes: [{name: a}]\nfetch:\n  max_bytes: lots\n", []string{"line 3", "not a size"}},
 		{"no classes", "sources: [{engine: bing}]\n", []string{"no classes"}},

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scour-dev/scour/internal/clean"
+	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/vision"
+	"github.com/scour-dev/scour/internal/vision/cloud"
+)
+
+// cloudConfirmUSD is the estimated cost above which a cloud labeler needs --yes.
+const cloudConfirmUSD = 1.0
+
+func newCleanCmd(g *globals) *cobra.Command {
+	var (
+		dryRun, yes bool
+		labeler     string
+	)
+	c := &cobra.Command{
+		Use:   "clean",
+		Short: "Find broken, duplicate and off-topic images and move them to quarantine",
+		Long: `clean looks at every image and flags, each with a reason and a score:
+  broken, too-small, odd-aspect, blurry, dark, bright, low-information,
+  grayscale                 checks on the pixels
+  duplicate                 the same or nearly the same picture as a better copy
+                            (perceptual hash, and embedding similarity)
+  cross-class               near-duplicates that sit in two classes
+  off-topic                 not what the class is about, by one of three methods
+                            chosen per class (clean.off_topic.method, or
+                            classes[].off_topic):
+                              labels     the original rule: the image's top-k
+                                         ImageNet labels share none with the
+                                         class's reference images' top-k
+                              reference  embedding similarity to the reference
+                                         images, below a threshold learned from
+                                         the class itself (robust z-score)
+                              outlier    k-nearest-neighbour density within the
+                                         class, when there are no references
+Flagged images are moved (never deleted) to quarantine/<reason>/<class>/ and
+the reason, score and method recorded; restore undoes it. A re-run costs
+nothing for images already seen: labels and measurements are cached by content
+hash. The recognizer runs in-process (MobileNetV2 via ONNX Runtime); without
+the runtime the pixel checks and hash duplicates still run.`,
+		Example: `  scour clean --dry-run      # what would move, and why
+  scour clean
+  scour clean --labeler rekognition --yes   # AWS Rekognition, as the original workflow`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ui := newUI(g)
+			p, err := project.Open(ctx, g.dir)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			lab, err := newLabeler(ctx, p, labeler, yes, ui)
+			if err != nil {
+				return err
+			}
+			if lab != nil {
+				defer lab.Close()
+			}
+			sum, err := clean.Run(ctx, clean.Options{
+				Catalog: p.Catalog, Store: p.Store, Labeler: lab, Config: p.Config.Clean,
+				Classes: cleanClasses(p), DryRun: dryRun, Events: ui,
+			})
+			if err != nil {
+				return err
+			}
+			return ui.result(sum, func(w io.Writer) { printClean(w, sum) })
+		},
+	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "decide and report, move nothing")
+	c.Flags().StringVar(&labeler, "labeler", "local", "recognizer: local (offline), rekognition (AWS) or vision (Google Cloud Vision, key in GOOGLE_API_KEY), or none")
+	c.Flags().BoolVar(&yes, "yes", false, "accept the estimated cost of a cloud labeler")
+	return c
+}
+
+func cleanClasses(p *project.Project) []clean.Class {
+	var out []clean.Class
+	for _, c := range p.Config.Classes {
+		cl := clean.Class{Name: c.Name, Method: c.OffTopic}
+		for _, r := range c.References {
+			cl.References = append(cl.References, p.Path(r))
+		}
+		out = append(out, cl)
+	}
+	return out
+}
+
+// newLabeler builds the recognizer clean uses. A missing ONNX Runtime is
+// not an error: clean runs the checks that need no model and says so.
+func newLabeler(ctx context.Context, p *project.Project, name string, yes bool, ui *ui) (vision.Labeler, error) {
+	switch name {
+	case "none":
+		return nil, nil
+	case "local":
+		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: 5})
+		if errors.Is(err, vision.ErrNoRuntime) {
+			ui.Emit(warnEvent("clean", err.Error()))
+			return nil, nil
+		}
+		return l, err
+	case "rekognition", "vision":
+	default:
+		return nil, usagef("--labeler %q: want local, rekognition, vision or none", name)
+	}
+	n := 0
+	for _, m := range mustCounts(ctx, p) {
+		n += m
+	}
+	var lab interface {
+		vision.Labeler
+		EstimateCost(int) float64
+	}
+	var err error
+	if name == "rekognition" {
+		lab, err = cloud.NewRekognition(ctx, cloud.RekognitionOptions{})
+	} else {
+		key := os.Getenv("GOOGLE_API_KEY")
+		if key == "" {
+			return nil, usagef("--labeler vision needs an API key in GOOGLE_API_KEY")
+		}
+		lab, err = cloud.NewVision(cloud.VisionOptions{APIKey: key})
+	}
+	if err != nil {
+		return nil, err
+	}
+	cost := lab.EstimateCost(n)
+	ui.Emit(warnEvent("clean", fmt.Sprintf("%s: up to %d images would be sent, about $%.2f at list price (images labelled before are cached and free)", name, n, cost)))
+	if cost > cloudConfirmUSD && !yes {
+		lab.Close()
+		return nil, usagef("estimated cost $%.2f is above $%.2f: run again with --yes to accept it", cost, cloudConfirmUSD)
+	}
+	return lab, nil
+}
+
+func mustCounts(ctx context.Context, p *project.Project) map[string]int {
+	out := map[string]int{}
+	counts, err := p.Catalog.CountImages(ctx)
+	if err != nil {
+		return out
+	}
+	for class, byStatus := range counts {
+		for _, n := range byStatus {
+			out[class] += n
+		}
+	}
+	return out
+}
+
+func printClean(w io.Writer, s clean.Summary) {
+	verb := "moved"
+	if s.DryRun {
+		verb = "would move"
+	}
+	fmt.Fprintf(w, "%d images: %d kept, %d quarantined; %s %d to quarantine, %d back\n", s.Images, s.Kept, s.Quarantined, verb, s.Moved, s.Released)
+	reasons := make([]string, 0, len(s.Flags))
+	for r := range s.Flags {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  %-16s %d\n", r, s.Flags[r])
+	}
+	classes := make([]string, 0, len(s.Classes))
+	for c := range s.Classes {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		cs := s.Classes[c]
+		line := fmt.Sprintf("class %-14s %d kept, %d quarantined; off-topic by %s", c, cs.Kept, cs.Quarantined, cs.OffTopic.Method)
+		if cs.OffTopic.Skipped != "" {
+			line += " (skipped: " + cs.OffTopic.Skipped + ")"
+		} else if cs.OffTopic.Threshold != 0 {
+			line += fmt.Sprintf(" (flagged below similarity %.3f)", cs.OffTopic.Threshold)
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if len(s.Missing) > 0 {
+		fmt.Fprintf(w, "warning: %d images are missing from the store (run scour doctor)\n", len(s.Missing))
+	}
+}
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	var (
+		reason, class string
+		all, dryRun   bool
+	)
+	c := &cobra.Command{
+		Use:   "restore [SHA256]",
+		Short: "Move quarantined images back, exactly as they were",
+		Long: `restore undoes clean's quarantine for one image (by content hash, as shown by
+export or review), for every image quarantined for a reason or in a class, or
+for all. Restoring one image by hash records that a person kept it, so later
+clean runs leave it alone.`,
+		Example: `  scour restore 3f2a…   # one image
+  scour restore --reason blurry
+  scour restore --all --dry-run`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			sha := ""
+			if len(args) == 1 {
+				sha = args[0]
+			}
+			if sha == "" && reason == "" && class == "" && !all {
+				return usagef("say what to restore: a SHA256, --reason, --class or --all")
+			}
+			p, err := project.Open(ctx, g.dir)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			sum, err := clean.Restore(ctx, clean.RestoreOptions{Catalog: p.Catalog, Store: p.Store, SHA256: sha, Reason: reason, Class: class,
+				All: all, Keep: sha != "", DryRun: dryRun, Events: newUI(g)})
+			if err != nil {
+				return err
+			}
+			return newUI(g).result(sum, func(w io.Writer) {
+				verb := "restored"
+				if sum.DryRun {
+					verb = "would restore"
+				}
+				fmt.Fprintf(w, "%s %d images\n", verb, sum.Restored)
+				if len(sum.Missing) > 0 {
+					fmt.Fprintf(w, "warning: %d quarantined images are missing from the store\n", len(sum.Missing))
+				}
+			})
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "restore images quarantined for this reason")
+	c.Flags().StringVar(&class, "class", "", "restore quarantined images of this class")
+	c.Flags().BoolVar(&all, "all", false, "restore every quarantined image")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would move, move nothing")
+	return c
+}
