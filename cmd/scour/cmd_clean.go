@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scour-dev/scour/internal/clean"
+	"github.com/scour-dev/scour/internal/pipeline"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/vision"
 	"github.com/scour-dev/scour/internal/vision/cloud"
@@ -70,7 +71,7 @@ the runtime the pixel checks and hash duplicates still run.`,
 			}
 			sum, err := clean.Run(ctx, clean.Options{
 				Catalog: p.Catalog, Store: p.Store, Labeler: lab, Config: p.Config.Clean,
-				Classes: cleanClasses(p), DryRun: dryRun, Events: ui,
+				Classes: pipeline.CleanClasses(p), DryRun: dryRun, Events: ui,
 			})
 			if err != nil {
 				return err
@@ -84,18 +85,6 @@ the runtime the pixel checks and hash duplicates still run.`,
 	return c
 }
 
-func cleanClasses(p *project.Project) []clean.Class {
-	var out []clean.Class
-	for _, c := range p.Config.Classes {
-		cl := clean.Class{Name: c.Name, Method: c.OffTopic}
-		for _, r := range c.References {
-			cl.References = append(cl.References, p.Path(r))
-		}
-		out = append(out, cl)
-	}
-	return out
-}
-
 // newLabeler builds the recognizer clean uses. A missing ONNX Runtime is
 // not an error: clean runs the checks that need no model and says so.
 func newLabeler(ctx context.Context, p *project.Project, name string, yes bool, ui *ui) (vision.Labeler, error) {
@@ -103,12 +92,7 @@ func newLabeler(ctx context.Context, p *project.Project, name string, yes bool, 
 	case "none":
 		return nil, nil
 	case "local":
-		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: 5})
-		if errors.Is(err, vision.ErrNoRuntime) {
-			ui.Emit(warnEvent("clean", err.Error()))
-			return nil, nil
-		}
-		return l, err
+		return pipeline.LocalLabeler(ui)
 	case "rekognition", "vision":
 	default:
 		return nil, usagef("--labeler %q: want local, rekognition, vision or none", name)
@@ -135,7 +119,7 @@ func newLabeler(ctx context.Context, p *project.Project, name string, yes bool, 
 		return nil, err
 	}
 	cost := lab.EstimateCost(n)
-	ui.Emit(warnEvent("clean", fmt.Sprintf("%s: up to %d images would be sent, about $%.2f at list price (images labelled before are cached and free)", name, n, cost)))
+	progress.Warn(ui, "clean", fmt.Sprintf("%s: up to %d images would be sent, about $%.2f at list price (images labelled before are cached and free)", name, n, cost))
 	if cost > cloudConfirmUSD && !yes {
 		lab.Close()
 		return nil, usagef("estimated cost $%.2f is above $%.2f: run again with --yes to accept it", cost, cloudConfirmUSD)

@@ -5,17 +5,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scour-dev/scour/internal/config"
-	"github.com/scour-dev/scour/internal/fetch"
 	"github.com/scour-dev/scour/internal/gather"
-	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/shard"
 )
 
@@ -51,7 +46,7 @@ reason (timeouts, 5xx, 429).`,
 				return err
 			}
 			defer p.Close()
-			opts, err := gatherOptions(p, classes)
+			opts, err := pipeline.GatherOptions(p, classes)
 			if err != nil {
 				return err
 			}
@@ -71,7 +66,7 @@ reason (timeouts, 5xx, 429).`,
 				defer sess.Close(ctx)
 				cat = sess.Catalog
 			}
-			gt := &gather.Gatherer{Cat: cat, Store: p.Store, Fetcher: newFetcher(p.Config.Fetch, true), Events: ui}
+			gt := &gather.Gatherer{Cat: cat, Store: p.Store, Fetcher: pipeline.NewFetcher(p.Config.Fetch), Events: ui}
 			sum, err := gt.Run(ctx, opts)
 			if err == nil && sess != nil {
 				err = sess.Finish(ctx, sum)
@@ -134,77 +129,6 @@ func shardSpec(flag string, n int) (shard.Spec, error) {
 		return s, nil
 	}
 	return shard.Spec{}, nil
-}
-
-func newFetcher(f config.Fetch, allowFiles bool) *fetch.Fetcher {
-	return fetch.New(fetch.Options{
-		PerHost: f.PerHost, Rate: f.Rate,
-		Timeout: f.Timeout.D(), ConnectTimeout: f.Connect.D(), ReadTimeout: f.Idle.D(),
-		MaxBytes: int64(f.MaxBytes), MaxRedirects: f.Redirects, Retries: f.Retries,
-		UserAgent: f.UserAgent, AllowFiles: allowFiles,
-		Limits: imaging.Limits{MaxPixels: f.MaxPixels, MinWidth: f.MinWidth, MinHeight: f.MinHeight},
-	})
-}
-
-// gatherOptions turns scour.yaml into the gather stage's options: the
-// classes (all, or those named with --class) and one engine per source.
-func gatherOptions(p *project.Project, only []string) (gather.Options, error) {
-	cfg := p.Config
-	want := map[string]bool{}
-	for _, c := range only {
-		want[c] = true
-	}
-	var o gather.Options
-	for _, c := range cfg.Classes {
-		if len(want) > 0 && !want[c.Name] {
-			continue
-		}
-		delete(want, c.Name)
-		o.Classes = append(o.Classes, gather.Class{Name: c.Name, Queries: c.Queries, Target: c.Target})
-	}
-	for c := range want {
-		return o, usagef("--class %q is not a class in scour.yaml (classes: %s)", c, strings.Join(cfg.ClassNames(), ", "))
-	}
-	if len(cfg.Sources) == 0 {
-		return o, usagef("scour.yaml has no sources: add one under `sources:` (bing, duckduckgo, commons, urls or folder)")
-	}
-	for _, s := range cfg.Sources {
-		var mu sync.Mutex
-		var skipped []search.Skipped
-		so := search.Options{BaseURL: s.BaseURL, UserAgent: cfg.Fetch.UserAgent, OnSkip: func(sk search.Skipped) {
-			mu.Lock()
-			skipped = append(skipped, sk)
-			mu.Unlock()
-		}}
-		if s.Path != "" {
-			so.Path = p.Path(s.Path)
-		}
-		eng, err := search.New(s.Engine, so)
-		if err != nil {
-			return o, err
-		}
-		src := gather.Source{Engine: eng, Classes: s.Classes, MaxPages: s.MaxPages}
-		switch s.Engine {
-		case "folder":
-			src.Rescan, src.ClassFromResult, src.SkipCause = true, true, search.CauseSkipped
-		case "urls":
-			src.Rescan, src.ClassFromResult, src.SkipCause = true, true, search.CauseBadURL
-		}
-		if src.SkipCause != "" {
-			src.Skipped = func() []search.Skipped {
-				mu.Lock()
-				defer mu.Unlock()
-				out := skipped
-				skipped = nil
-				return out
-			}
-		}
-		o.Sources = append(o.Sources, src)
-	}
-	o.Workers = cfg.Fetch.Workers
-	o.SafeSearch = cfg.Fetch.SafeSearch == nil || *cfg.Fetch.SafeSearch
-	o.RetryFailed = cfg.Fetch.RetryFailed == nil || *cfg.Fetch.RetryFailed
-	return o, nil
 }
 
 func printGatherSummary(w io.Writer, s gather.Summary) {

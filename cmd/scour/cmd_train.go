@@ -16,9 +16,11 @@ import (
 	"github.com/scour-dev/scour/internal/config"
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/nn"
+	"github.com/scour-dev/scour/internal/pipeline"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/split"
 	"github.com/scour-dev/scour/internal/train"
+	"github.com/scour-dev/scour/internal/vision"
 	"image"
 )
 
@@ -78,28 +80,10 @@ func runName(spec string) string {
 	return r.Replace(strings.TrimSpace(spec))
 }
 
-// loadData reads the split's images at the configured size.
-func loadData(ctx context.Context, p *project.Project, ui *ui) (train.Data, error) {
-	ms, err := split.Members(ctx, p.Catalog, "")
-	if err != nil {
-		return train.Data{}, err
-	}
-	srcs := make([]train.Source, len(ms))
-	for i, m := range ms {
-		srcs[i] = train.Source{SHA256: m.SHA256, Class: m.Class, Key: m.Key, Split: m.Split}
-	}
-	d, err := train.Load(ctx, p.Store, p.Config.ClassNames(), p.Config.Train.InputSize, srcs, ui)
-	if err != nil {
-		return d, err
-	}
-	for _, s := range d.Skipped {
-		ui.Emit(warnEvent("train", "skipped unreadable image "+s))
-	}
-	return d, nil
-}
-
 func newTrainCmd(g *globals) *cobra.Command {
 	var f trainFlags
+	var head bool
+	var hidden int
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train a CNN from scratch on the split",
@@ -111,10 +95,16 @@ validation loss) are kept in runs/<name>/best.scour, the file predict reads.
 
 A killed or interrupted run resumes where it stopped when run again with the
 same settings. Early stopping (train.patience) ends a run that stopped
-improving.`,
+improving.
+
+--head trains a transfer-learning head instead: softmax regression (or with
+--hidden N a small MLP) on the MobileNetV2 embeddings that clean computed and
+cached for every image. It takes seconds, and on small datasets usually beats
+the CNNs trained from scratch by a wide margin; compare them in the report.`,
 		Example: `  scour train
   scour train --model 32-64-128/d2 --epochs 30
-  scour train --augment "rotation_range=15, zoom_range=0.2, horizontal_flip=True"`,
+  scour train --augment "rotation_range=15, zoom_range=0.2, horizontal_flip=True"
+  scour train --head             # transfer learning on clean's embeddings`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -124,6 +114,13 @@ improving.`,
 				return err
 			}
 			defer p.Close()
+			if head {
+				res, err := runHead(ctx, p, hidden, f.epochs, ui)
+				if err != nil {
+					return err
+				}
+				return ui.result(res, func(w io.Writer) { printRun(w, res) })
+			}
 			spec := p.Config.Train.Model
 			if f.model != "" {
 				spec = f.model
@@ -135,7 +132,7 @@ improving.`,
 			if f.name != "" {
 				cfg.Name = f.name
 			}
-			d, err := loadData(ctx, p, ui)
+			d, err := pipeline.LoadData(ctx, p, ui)
 			if err != nil {
 				return err
 			}
@@ -147,7 +144,25 @@ improving.`,
 		},
 	}
 	f.register(c, true)
+	c.Flags().BoolVar(&head, "head", false, "train a transfer-learning head on clean's cached embeddings")
+	c.Flags().IntVar(&hidden, "hidden", 0, "with --head: hidden units of an MLP head (0 = softmax regression)")
 	return c
+}
+
+func runHead(ctx context.Context, p *project.Project, hidden, epochs int, ui *ui) (train.Result, error) {
+	tr, val, test, missing, err := pipeline.LoadEmbedded(ctx, p)
+	if err != nil {
+		return train.Result{}, err
+	}
+	if missing > 0 {
+		progress.Warn(ui, "train", fmt.Sprintf("%d images of the split have no cached embedding (run scour clean with the local recognizer to compute them)", missing))
+	}
+	name := "head"
+	if hidden > 0 {
+		name = fmt.Sprintf("head-mlp%d", hidden)
+	}
+	cfg := train.HeadConfig{Name: name, Model: pipeline.EmbeddingModel(), Hidden: hidden, Epochs: epochs, Seed: p.Config.Train.Seed}
+	return train.RunHead(ctx, p.Config.ClassNames(), tr, val, test, cfg, filepath.Join(p.Dir, "runs", name), ui)
 }
 
 func printRun(w io.Writer, r train.Result) {
@@ -194,7 +209,7 @@ ordinary run under runs/, so an interrupted sweep resumes.`,
 				}
 				cfgs = append(cfgs, cfg)
 			}
-			d, err := loadData(ctx, p, ui)
+			d, err := pipeline.LoadData(ctx, p, ui)
 			if err != nil {
 				return err
 			}
@@ -253,10 +268,11 @@ func newPredictCmd(g *globals) *cobra.Command {
 			if model == "" {
 				return usagef("--model is required: a .scour file written by train (runs/<name>/best.scour)")
 			}
-			meta, m, err := train.LoadCNN(model)
+			meta, classify, closeFn, err := loadClassifier(cmd.Context(), model)
 			if err != nil {
 				return err
 			}
+			defer closeFn()
 			type pred struct {
 				File       string             `json:"file"`
 				Class      string             `json:"class,omitempty"`
@@ -273,13 +289,8 @@ func newPredictCmd(g *globals) *cobra.Command {
 					var img image.Image
 					img, _, err = imaging.Decode(b, imaging.Limits{})
 					if err == nil {
-						px := imaging.ResizeRGB(img, meta.Size, meta.Size)
-						x := make([]float32, len(px))
-						for i, v := range px {
-							x[i] = float32(v) / 255
-						}
 						var probs []float32
-						probs, err = m.Predict(x, 1)
+						probs, err = classify(img)
 						if err == nil {
 							pr.Scores = map[string]float64{}
 							best := 0
@@ -316,4 +327,51 @@ func newPredictCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&model, "model", "", "model file written by train")
 	return c
+}
+
+// loadClassifier opens a model file of either kind and returns a function
+// from a decoded image to class probabilities.
+func loadClassifier(ctx context.Context, path string) (train.Meta, func(image.Image) ([]float32, error), func(), error) {
+	meta, _, err := train.ReadModelFile(path)
+	if err != nil {
+		return meta, nil, nil, err
+	}
+	switch meta.Kind {
+	case "cnn":
+		meta, m, err := train.LoadCNN(path)
+		if err != nil {
+			return meta, nil, nil, err
+		}
+		return meta, func(img image.Image) ([]float32, error) {
+			px := imaging.ResizeRGB(img, meta.Size, meta.Size)
+			x := make([]float32, len(px))
+			for i, v := range px {
+				x[i] = float32(v) / 255
+			}
+			return m.Predict(x, 1)
+		}, func() {}, nil
+	case "head":
+		meta, h, err := train.LoadHead(path)
+		if err != nil {
+			return meta, nil, nil, err
+		}
+		if meta.Preprocess != pipeline.EmbeddingModel() {
+			return meta, nil, nil, fmt.Errorf("%s was trained on %s embeddings; this scour computes %s", path, meta.Preprocess, pipeline.EmbeddingModel())
+		}
+		lab, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{})
+		if err != nil {
+			return meta, nil, nil, err
+		}
+		return meta, func(img image.Image) ([]float32, error) {
+			rs, err := lab.Label(ctx, []image.Image{img})
+			if err != nil {
+				return nil, err
+			}
+			if rs[0].Err != nil {
+				return nil, rs[0].Err
+			}
+			return h.Probs(rs[0].Embedding), nil
+		}, func() { lab.Close() }, nil
+	}
+	return meta, nil, nil, fmt.Errorf("%s: unknown model kind %q", path, meta.Kind)
 }

@@ -164,7 +164,3 @@ func (u *ui) errorf(code int, err error) {
 }
 
 var _ progress.Sink = (*ui)(nil)
-
-func warnEvent(stage, msg string) progress.Event {
-	return progress.Event{Kind: progress.Note, Stage: stage, Level: "warn", Msg: msg}
-}

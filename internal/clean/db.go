@@ -338,3 +338,20 @@ func Flags(ctx context.Context, cat *catalog.Catalog, reason string) ([]Flag, er
 func Groups(ctx context.Context, cat *catalog.Catalog) (map[string]string, error) {
 	return loadPairs(ctx, cat.DB(), "reading duplicate groups", `SELECT sha256, group_id FROM clean_groups`)
 }
+
+// Embeddings returns the cached embeddings that labeler model (its Name())
+// computed during clean, by content hash. Images clean never labelled are
+// absent; transfer learning trains on what is there.
+func Embeddings(ctx context.Context, cat *catalog.Catalog, model string) (map[string][]float32, error) {
+	fs, err := loadFeatures(ctx, cat.DB(), model)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]float32, len(fs))
+	for sha, f := range fs {
+		if len(f.Embedding) > 0 {
+			out[sha] = f.Embedding
+		}
+	}
+	return out, nil
+}

@@ -389,9 +389,14 @@ func evaluateTest(m *nn.Model, d Data, res *Result) error {
 			misses = append(misses, Miss{SHA256: d.Test[i].SHA256, True: d.Classes[t], Predicted: d.Classes[p], Confidence: float64(row[p])})
 		}
 	}
-	sort.Slice(misses, func(i, j int) bool { return misses[i].Confidence > misses[j].Confidence })
+	sortMisses(misses)
 	res.Worst = misses[:min(len(misses), 12)]
 	return nil
+}
+
+// sortMisses puts the most confident mistakes first: the ones worth a look.
+func sortMisses(m []Miss) {
+	sort.Slice(m, func(i, j int) bool { return m[i].Confidence > m[j].Confidence })
 }
 
 func argmax(v []float32) int {
