@@ -29,6 +29,6 @@ if [ ! -f demo/scour.yaml ]; then
 	mkdir -p demo
 	cp -R examples/offline/. demo/
 fi
-bin/scour -C demo gather
+bin/scour -C demo run
 echo
-echo "Done. Look at demo/images/, or run: bin/scour -C demo export --format csv | head"
+echo "Done. Open demo/report/index.html; try bin/scour -C demo review, or bin/scour --help"

@@ -8,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/scour-dev/scour/internal/augment"
-	"github.com/scour-dev/scour/internal/config"
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/nn"
 	"github.com/scour-dev/scour/internal/pipeline"
@@ -45,8 +43,16 @@ func (f *trainFlags) register(c *cobra.Command, withModel bool) {
 	c.Flags().StringVar(&f.augment, "augment", "", `Keras ImageDataGenerator arguments, e.g. "zoom_range=0.2, horizontal_flip=True"; "none" for none`)
 }
 
-func (f *trainFlags) config(t config.Train, spec string) (train.Config, error) {
-	c := train.Config{Spec: spec, Epochs: t.Epochs, Batch: t.Batch, Optimizer: t.Optimizer, LR: t.LR, Patience: t.Patience, Seed: t.Seed}
+// config is train.model's or a sweep variant's run settings from
+// scour.yaml, with the flags' overrides.
+func (f *trainFlags) config(p *project.Project, spec string) (train.Config, error) {
+	if _, err := nn.ParseSpec(spec); err != nil {
+		return train.Config{}, usagef("%v", err)
+	}
+	c, err := pipeline.TrainConfig(p, spec)
+	if err != nil {
+		return c, err
+	}
 	if f.epochs > 0 {
 		c.Epochs = f.epochs
 	}
@@ -56,28 +62,18 @@ func (f *trainFlags) config(t config.Train, spec string) (train.Config, error) {
 	if f.lr > 0 {
 		c.LR = f.lr
 	}
-	aug := t.Augment
-	if f.augment != "" {
-		aug = f.augment
-	}
-	if aug != "" && aug != "none" {
-		p, err := augment.ParseParams(aug)
+	switch f.augment {
+	case "":
+	case "none":
+		c.Augment = augment.Params{}
+	default:
+		a, err := augment.ParseParams(f.augment)
 		if err != nil {
-			return c, usagef("augment %q: %v", aug, err)
+			return c, usagef("--augment %q: %v", f.augment, err)
 		}
-		c.Augment = p
+		c.Augment = a
 	}
-	if _, err := nn.ParseSpec(spec); err != nil {
-		return c, usagef("%v", err)
-	}
-	c.Name = runName(spec)
 	return c, nil
-}
-
-// runName turns a spec into a folder name: "32-64-128/d2" -> "32-64-128_d2".
-func runName(spec string) string {
-	r := strings.NewReplacer("/", "_", " ", "_", "=", "-", ",", "-", "@", "at")
-	return r.Replace(strings.TrimSpace(spec))
 }
 
 func newTrainCmd(g *globals) *cobra.Command {
@@ -125,7 +121,7 @@ the CNNs trained from scratch by a wide margin; compare them in the report.`,
 			if f.model != "" {
 				spec = f.model
 			}
-			cfg, err := f.config(p.Config.Train, spec)
+			cfg, err := f.config(p, spec)
 			if err != nil {
 				return err
 			}
@@ -198,12 +194,15 @@ ordinary run under runs/, so an interrupted sweep resumes.`,
 			}
 			defer p.Close()
 			vs := p.Config.Train.Sweep
+			if len(vs) == 0 {
+				vs = defaultSweep
+			}
 			if len(variants) > 0 {
 				vs = variants
 			}
 			var cfgs []train.Config
 			for _, v := range vs {
-				cfg, err := f.config(p.Config.Train, v)
+				cfg, err := f.config(p, v)
 				if err != nil {
 					return err
 				}
@@ -232,6 +231,10 @@ ordinary run under runs/, so an interrupted sweep resumes.`,
 	c.Flags().StringArrayVar(&variants, "variant", nil, "a variant's spec (repeatable; default: train.sweep)")
 	return c
 }
+
+// defaultSweep is the original experiments: 32-64-128 and 32-64 filters,
+// each with one and two dropout layers.
+var defaultSweep = []string{"32-64-128/d1", "32-64-128/d2", "32-64/d1", "32-64/d2"}
 
 func printSweep(w io.Writer, rs []train.Result) {
 	sorted := append([]train.Result(nil), rs...)

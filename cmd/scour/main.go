@@ -124,6 +124,6 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newInitCmd(g), newGatherCmd(g), newCleanCmd(g), newRestoreCmd(g), newReviewCmd(g), newSplitCmd(g), newTrainCmd(g), newSweepCmd(g), newPredictCmd(g), newReportCmd(g), newAugmentCmd(g), newExportCmd(g), newMergeCmd(g), newDoctorCmd(g), newBenchCmd(g), newVersionCmd(g))
+	root.AddCommand(newInitCmd(g), newRunCmd(g), newGatherCmd(g), newCleanCmd(g), newRestoreCmd(g), newReviewCmd(g), newSplitCmd(g), newTrainCmd(g), newSweepCmd(g), newPredictCmd(g), newReportCmd(g), newAugmentCmd(g), newExportCmd(g), newMergeCmd(g), newDoctorCmd(g), newBenchCmd(g), newVersionCmd(g))
 	return root
 }

@@ -35,6 +35,8 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SHARED", shared)
+			examples, _ := filepath.Abs("../../examples")
+			env.Setenv("EXAMPLES", examples)
 			// Tools the test set-up installed (ONNX Runtime, the S3 server).
 			for _, k := range []string{"SCOUR_ONNXRUNTIME_LIB", "SCOUR_VERSITYGW"} {
 				if v := os.Getenv(k); v != "" {
@@ -42,6 +44,14 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			return nil
+		},
+		// [onnx] holds when ONNX Runtime is installed (test.sh sets the
+		// variable), so clean's recognizer and the head can run.
+		Condition: func(cond string) (bool, error) {
+			if cond == "onnx" {
+				return os.Getenv("SCOUR_ONNXRUNTIME_LIB") != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// exits N PROG ARGS...: run PROG and require exit status N

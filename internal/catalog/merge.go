@@ -8,9 +8,9 @@ import (
 
 // MergeStats says what a Merge changed.
 type MergeStats struct {
-	URLs       int `json:"urls"`        // URL rows added or updated
-	Images     int `json:"images"`      // images added
-	Duplicates int `json:"duplicates"`  // images already present under another URL
+	URLs       int      `json:"urls"`                  // URL rows added or updated
+	Images     int      `json:"images"`                // images added
+	Duplicates int      `json:"duplicates"`            // images already present under another URL
 	Orphans    []string `json:"orphan_keys,omitempty"` // store keys no image row uses any more
 }
 

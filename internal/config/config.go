@@ -49,7 +49,9 @@ type Train struct {
 	// Augment takes Keras ImageDataGenerator arguments, e.g.
 	// "shear_range=0.2, zoom_range=0.2, horizontal_flip=True".
 	Augment string `yaml:"augment"`
-	// Sweep lists the variants `scour sweep` trains.
+	// Sweep lists the variants `scour sweep` (and `scour run`) trains
+	// besides Model; empty = the original experiments' four for `scour
+	// sweep`, none for `scour run`.
 	Sweep []string `yaml:"sweep"`
 }
 
@@ -118,8 +120,7 @@ func Default() Config {
 		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
 		Train: Train{InputSize: 128, Epochs: 20, Batch: 32, Optimizer: "adam", LR: 1e-3, Patience: 5, Seed: 42,
 			Model:   "32-64-128/d1",
-			Augment: "shear_range=0.2, zoom_range=0.2, horizontal_flip=True",
-			Sweep:   []string{"32-64-128/d1", "32-64-128/d2", "32-64/d1", "32-64/d2"}},
+			Augment: "shear_range=0.2, zoom_range=0.2, horizontal_flip=True"},
 	}
 }
 

@@ -68,7 +68,7 @@ type Options struct {
 	// (engine, class, query) it owns, and the entries of local sources
 	// (folders, URL lists) whose URL id it owns. Its catalog then holds
 	// only its own candidates.
-	Shard shard.Spec
+	Shard      shard.Spec
 	BatchSize  int           // outcomes per catalog transaction (default 256)
 	FlushEvery time.Duration // longest wait before a partial batch is committed (default 250ms)
 }

@@ -410,4 +410,3 @@ func TestGatherReadOnlyProject(t *testing.T) {
 		t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
 	}
 }
-

@@ -125,4 +125,13 @@ fetch:
   max_bytes: 25MB
   min_width: 64
   min_height: 64
+
+# Training: the original experiments' CNN, Keras ImageDataGenerator-style
+# augmentation, and the variants a sweep compares.
+train:
+  input_size: 128
+  epochs: 20
+  model: 32-64-128/d1
+  augment: "shear_range=0.2, zoom_range=0.2, horizontal_flip=True"
+  sweep: [32-64-128/d1, 32-64-128/d2, 32-64/d1, 32-64/d2]
 `
