@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scour-dev/scour/internal/clean/cleanbench"
 	"github.com/scour-dev/scour/internal/gather/gatherbench"
+	"github.com/scour-dev/scour/internal/nn/nnbench"
 	"github.com/scour-dev/scour/internal/sharedtest"
 )
 
@@ -26,7 +28,95 @@ func newBenchCmd(g *globals) *cobra.Command {
 reference it is compared with. Close other work first: the figures are only
 meaningful on a quiet machine.`,
 	}
-	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd())
+	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g))
+	return c
+}
+
+func newBenchDedupCmd(g *globals) *cobra.Command {
+	var o cleanbench.DedupOptions
+	c := &cobra.Command{
+		Use:   "dedup",
+		Short: "Near-duplicate search over 1,000,000 64-bit hashes (all pairs within distance 6)",
+		Long: `bench dedup generates random 64-bit perceptual hashes with planted
+near-duplicate pairs and finds all pairs within the Hamming distance, as clean
+does (multi-index hashing). It prints the time, peak memory and pairs found,
+beside the target (under 10 s and 1 GB on 2 cores) and the reference:
+imagededup stalls at about 100,000 images.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := cleanbench.Dedup(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return newUI(g).result(r, func(w io.Writer) { fmt.Fprint(w, r.String()) })
+		},
+	}
+	c.Flags().IntVar(&o.N, "n", 1_000_000, "hashes")
+	c.Flags().IntVar(&o.Planted, "planted", 50_000, "near-duplicate pairs planted")
+	c.Flags().IntVar(&o.MaxDist, "distance", 6, "Hamming distance")
+	return c
+}
+
+func newBenchCleanCmd(g *globals) *cobra.Command {
+	var shared string
+	var speedN int
+	c := &cobra.Command{
+		Use:   "clean",
+		Short: "Off-topic and duplicate precision/recall on a planted noisy class, and recognizer speed",
+		Long: `bench clean builds a noisy class from the shared photos: boats/Destroyers plus
+junk (CIFAR-10 non-ship thumbnails, empty find-the-ship frames, other boat
+classes) and planted copies (exact, re-encoded, resized, cropped), runs clean,
+and prints precision and recall of the off-topic flags for each method
+(reference, labels, outlier) and of duplicate detection. Then it measures
+decode + resize + MobileNetV2 images/s, alone and as the whole clean stage.
+Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			q, err := cleanbench.Quality(ctx, cleanbench.QualityOptions{Shared: shared})
+			if err != nil {
+				return err
+			}
+			s, err := cleanbench.Speed(ctx, cleanbench.SpeedOptions{Shared: shared, N: speedN})
+			if err != nil {
+				return err
+			}
+			return newUI(g).result(map[string]any{"quality": q, "speed": s}, func(w io.Writer) {
+				fmt.Fprint(w, q.String())
+				fmt.Fprint(w, s.String())
+			})
+		},
+	}
+	d, _ := sharedtest.Find()
+	c.Flags().StringVar(&shared, "shared", d, "the shared test data folder")
+	c.Flags().IntVar(&speedN, "speed-images", 0, "photos for the speed part (0 = all, about 1,100)")
+	return c
+}
+
+func newBenchTrainCmd(g *globals) *cobra.Command {
+	var o nnbench.Options
+	c := &cobra.Command{
+		Use:   "train",
+		Short: "Train and inference images/s of the reference CNN, beside PyTorch in the same run",
+		Long: `bench train times the reference CNN (3x conv3x3 32/64/128 + ReLU + maxpool2,
+dropout 0.5, dense 128, dense 2, Adam, batch 32, 128x128x3) in scour's engine:
+training and inference images/s, achieved GFLOP/s and its fraction of a
+measured SGEMM peak, peak RSS. When /usr/bin/python3 has torch (Debian
+python3-torch), the PyTorch reference script runs right after in the same
+command and the ratios are printed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := nnbench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return newUI(g).result(r, func(w io.Writer) { fmt.Fprint(w, r.String()) })
+		},
+	}
+	d, _ := sharedtest.Find()
+	c.Flags().StringVar(&o.TorchScript, "torch-script", filepath.Join(d, "bench", "torch_cnn_reference.py"), "the PyTorch reference script (empty: skip PyTorch)")
+	c.Flags().IntVar(&o.Steps, "steps", 20, "timed steps")
+	c.Flags().IntVar(&o.Threads, "threads", 2, "threads for both engines")
 	return c
 }
 
