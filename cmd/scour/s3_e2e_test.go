@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +38,14 @@ func TestStagesWithImagesInS3(t *testing.T) {
 			os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
 		}
 	}
+	// A 48x48 picture passes gather's minimum (32) but not clean's (64).
+	small := image.NewRGBA(image.Rect(0, 0, 48, 48))
+	for i := range small.Pix {
+		small.Pix[i] = uint8(i * 7)
+	}
+	var sb bytes.Buffer
+	png.Encode(&sb, small)
+	os.WriteFile(filepath.Join(dir, "photos", "Carriers", "small.png"), sb.Bytes(), 0o644)
 	cfg := fmt.Sprintf(`store: s3://%s/proj
 classes:
   - name: Destroyers
@@ -49,23 +60,42 @@ train:
 `, o.Bucket)
 	os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(cfg), 0o644)
 
-	for _, args := range [][]string{
-		{"gather"}, {"split"}, {"train"}, {"report"},
-	} {
+	scour := func(args ...string) {
+		t.Helper()
 		if code := run(append([]string{"-C", dir, "-q"}, args...)); code != 0 {
 			t.Fatalf("scour %s: exit %d", strings.Join(args, " "), code)
 		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "images")); !os.IsNotExist(err) {
-		t.Fatalf("images were written locally: %v", err)
 	}
 	ctx := context.Background()
 	s3, err := store.NewS3(ctx, store.S3Options{Bucket: o.Bucket, Prefix: "proj", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects := map[string]bool{}
-	s3.List(ctx, "images/", func(i store.Info) error { objects[i.Key] = true; return nil })
+	list := func(prefix string) map[string]bool {
+		out := map[string]bool{}
+		s3.List(ctx, prefix, func(i store.Info) error { out[i.Key] = true; return nil })
+		return out
+	}
+	scour("gather")
+	scour("clean", "--labeler", "none")
+	if q := list("quarantine/too-small/"); len(q) != 1 {
+		t.Fatalf("after clean, quarantine/too-small/ holds %v", q)
+	}
+	scour("restore", "--all")
+	if q := list("quarantine/"); len(q) != 0 {
+		t.Fatalf("after restore, quarantine/ holds %v", q)
+	}
+	scour("clean", "--labeler", "none")
+	for _, args := range [][]string{{"split"}, {"train"}, {"report"}} {
+		scour(args...)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "images")); !os.IsNotExist(err) {
+		t.Fatalf("images were written locally: %v", err)
+	}
+	objects := list("images/")
+	for k := range list("quarantine/") {
+		objects[k] = true
+	}
 	cat, err := catalog.Open(ctx, filepath.Join(dir, "scour.db"))
 	if err != nil {
 		t.Fatal(err)
