@@ -13,6 +13,7 @@ import (
 	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/shard"
 	"github.com/scour-dev/scour/internal/vision"
 	"github.com/scour-dev/scour/internal/vision/cloud"
 )
@@ -24,6 +25,8 @@ func newCleanCmd(g *globals) *cobra.Command {
 	var (
 		dryRun, yes bool
 		labeler     string
+		shardFlag   string
+		shards      int
 	)
 	c := &cobra.Command{
 		Use:   "clean",
@@ -62,6 +65,10 @@ the runtime the pixel checks and hash duplicates still run.`,
 				return err
 			}
 			defer p.Close()
+			spec, err := shardSpec(shardFlag, shards)
+			if err != nil {
+				return err
+			}
 			lab, err := newLabeler(ctx, p, labeler, yes, ui)
 			if err != nil {
 				return err
@@ -69,10 +76,31 @@ the runtime the pixel checks and hash duplicates still run.`,
 			if lab != nil {
 				defer lab.Close()
 			}
-			sum, err := clean.Run(ctx, clean.Options{
+			opts := clean.Options{
 				Catalog: p.Catalog, Store: p.Store, Labeler: lab, Config: p.Config.Clean,
 				Classes: pipeline.CleanClasses(p), DryRun: dryRun, Events: ui,
-			})
+			}
+			if spec.Enabled() {
+				// A shard measures and labels its own images; judging needs
+				// whole classes and runs after merge.
+				sess, err := shard.Start(ctx, p.Store, spec, p.Dir)
+				if err != nil {
+					return err
+				}
+				defer sess.Close(ctx)
+				opts.Catalog, opts.MeasureOnly = sess.Catalog, true
+				sum, err := clean.Run(ctx, opts)
+				if err == nil {
+					err = sess.Finish(ctx, sum)
+				}
+				if err != nil {
+					return err
+				}
+				return ui.result(sum, func(w io.Writer) {
+					fmt.Fprintf(w, "shard %s: measured %d and labelled %d of %d images; run `scour merge`, then `scour clean`\n", spec, sum.Measured, sum.Labelled, sum.Images)
+				})
+			}
+			sum, err := clean.Run(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -82,6 +110,8 @@ the runtime the pixel checks and hash duplicates still run.`,
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "decide and report, move nothing")
 	c.Flags().StringVar(&labeler, "labeler", "local", "recognizer: local (offline), rekognition (AWS) or vision (Google Cloud Vision, key in GOOGLE_API_KEY), or none")
 	c.Flags().BoolVar(&yes, "yes", false, "accept the estimated cost of a cloud labeler")
+	c.Flags().StringVar(&shardFlag, "shard", "", "as shard k of N (see gather --shard): only measure and label this shard's images, for merge")
+	c.Flags().IntVar(&shards, "shards", 0, "as one of N shards, the index from JOB_COMPLETION_INDEX")
 	return c
 }
 

@@ -144,6 +144,17 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 	wait(start(mergeDir, "merge"), mergeDir)
 	wait(start(mergeDir, "merge"), mergeDir) // twice: idempotent
 
+	// Clean as shards too: each measures its own images; merge brings the
+	// measurements into the project catalog for the final clean.
+	for k := range dirs {
+		d := project("sharded")
+		wait(start(d, "clean", "--shard", fmt.Sprintf("%d/4", k), "--labeler", "none"), d)
+	}
+	wait(start(mergeDir, "merge"), mergeDir)
+	if n, m := countTable(t, filepath.Join(mergeDir, "scour.db"), "clean_measures"), countTable(t, filepath.Join(mergeDir, "scour.db"), "images"); n != m {
+		t.Fatalf("%d measurements merged for %d images", n, m)
+	}
+
 	single := project("single")
 	wait(start(single, "gather"), single)
 
@@ -189,6 +200,19 @@ func countRows(path string) int {
 		if s != catalog.StatePending {
 			n += v
 		}
+	}
+	return n
+}
+
+func countTable(t *testing.T, path, table string) int {
+	c, err := catalog.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var n int
+	if err := c.DB().QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }

@@ -6,6 +6,14 @@ import (
 	"fmt"
 )
 
+// cacheTables are stage tables whose rows are facts about content (keyed by
+// a hash), so Merge copies them from shard catalogs as they are.
+var cacheTables []string
+
+// RegisterCacheTable marks a stage's table as such a cache. Its rows must be
+// keyed so that INSERT OR IGNORE keeps one copy of each fact.
+func RegisterCacheTable(name string) { cacheTables = append(cacheTables, name) }
+
 // MergeStats says what a Merge changed.
 type MergeStats struct {
 	URLs       int      `json:"urls"`                  // URL rows added or updated
@@ -112,5 +120,33 @@ func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error)
 	if err := tx.Commit(); err != nil {
 		return st, c.corrupt(err)
 	}
-	return st, nil
+	return st, c.mergeCaches(ctx, other.Path())
+}
+
+// mergeCaches copies the cache tables' rows that c lacks from the catalog
+// file at path. SQLite copies between attached databases itself, which is
+// both the fastest way and the one that needs no knowledge of the columns.
+func (c *Catalog) mergeCaches(ctx context.Context, path string) error {
+	if len(cacheTables) == 0 {
+		return nil
+	}
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return c.corrupt(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS shard`, path); err != nil {
+		return c.corrupt(fmt.Errorf("attaching %s: %w", path, err))
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE shard`)
+	for _, t := range cacheTables {
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM shard.sqlite_master WHERE type='table' AND name=?`, t).Scan(&n); err != nil || n == 0 {
+			continue // an older shard without the table
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT OR IGNORE INTO main.`+t+` SELECT * FROM shard.`+t); err != nil {
+			return c.corrupt(fmt.Errorf("merging %s: %w", t, err))
+		}
+	}
+	return nil
 }

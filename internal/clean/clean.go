@@ -61,7 +61,13 @@ type Options struct {
 	// group or decision changes. Measurements and labels are still cached,
 	// being facts about the bytes.
 	DryRun bool
-	Events progress.Sink
+	// MeasureOnly computes and caches what clean learns from each image's
+	// bytes (measurements, labels, embeddings) and stops there: it judges
+	// nothing and moves nothing. It is a shard's part of clean (`scour clean
+	// --shards N`): the duplicate and off-topic judgements need whole
+	// classes, so they run after `scour merge`, from the merged caches.
+	MeasureOnly bool
+	Events      progress.Sink
 }
 
 // Summary is what a run found and did (in a dry run: would do).
@@ -172,6 +178,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	if err := r.read(ctx, items); err != nil {
 		return sum, err
+	}
+	if o.MeasureOnly {
+		sum.Images = len(items)
+		return sum, nil
 	}
 	r.checkPixels(items)
 	groups, err := r.dedup(ctx, items)

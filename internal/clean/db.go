@@ -17,6 +17,10 @@ import (
 // Everything clean knows lives in these tables, keyed by content hash like
 // the catalog's own rows, so the catalogs of several shards still merge.
 func init() {
+	// Measurements and labels are facts about bytes: shards compute them and
+	// merge carries them into the project catalog.
+	catalog.RegisterCacheTable("clean_measures")
+	catalog.RegisterCacheTable("clean_features")
 	catalog.RegisterMigration(300, `
 -- What decoding an image's bytes showed (see Measure); a function of the
 -- bytes, so it is never stale for the same sha256 and version.
