@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -28,7 +29,127 @@ func newBenchCmd(g *globals) *cobra.Command {
 reference it is compared with. Close other work first: the figures are only
 meaningful on a quiet machine.`,
 	}
-	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g))
+	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g), newBenchShardsCmd(g))
+	return c
+}
+
+// startBenchServer starts `scour bench serve` as a child process and
+// returns its port and image count.
+func startBenchServer(cmd *cobra.Command, images string, latency time.Duration, hosts int) (port, count int, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	srv := exec.CommandContext(cmd.Context(), exe, "bench", "serve", "--images", images, "--latency", latency.String(), "--hosts", strconv.Itoa(hosts))
+	srv.Stderr = os.Stderr
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if err := srv.Start(); err != nil {
+		return 0, 0, nil, err
+	}
+	stop = func() { srv.Process.Kill(); srv.Wait() }
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return 0, 0, nil, fmt.Errorf("bench server did not start: %v", err)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(line), "ready %d %d", &port, &count); err != nil {
+		stop()
+		return 0, 0, nil, fmt.Errorf("bench server said %q", line)
+	}
+	return port, count, stop, nil
+}
+
+func newBenchShardsCmd(g *globals) *cobra.Command {
+	var (
+		urls, hosts int
+		procs       []int
+		latency     time.Duration
+		images      string
+	)
+	c := &cobra.Command{
+		Use:   "shards",
+		Short: "Gather throughput with 1, 2 and 4 shard processes on loopback",
+		Long: `bench shards gathers the same URL list with N shard processes at once
+(scour gather --shard k/N, one project directory and store, a catalog per
+shard), for each N in --procs, and prints images/s and the speed-up over one
+process. On one machine the processes share its cores, so this shows the
+overhead of sharding and how the work divides; across machines each shard
+brings its own cores.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			port, count, stop, err := startBenchServer(cmd, images, latency, hosts)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Procs        int     `json:"processes"`
+				Seconds      float64 `json:"seconds"`
+				ImagesPerSec float64 `json:"images_per_s"`
+				Speedup      float64 `json:"speedup"`
+			}
+			var rows []row
+			for _, n := range procs {
+				dir, err := os.MkdirTemp("", "scour-bench-shards-")
+				if err != nil {
+					return err
+				}
+				var list strings.Builder
+				for i := 0; i < urls; i++ {
+					fmt.Fprintf(&list, "http://127.0.0.%d:%d/img/%d?n=%d\n", 1+i%hosts, port, i%count, i)
+				}
+				os.WriteFile(filepath.Join(dir, "urls.txt"), []byte(list.String()), 0o644)
+				cfg := "classes:\n  - name: bench\nsources:\n  - engine: urls\n    path: urls.txt\n    classes: [bench]\nfetch:\n  workers: 64\n  per_host: 4\n  retries: 1\n  min_width: 8\n  min_height: 8\n"
+				os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(cfg), 0o644)
+				t0 := time.Now()
+				var cmds []*exec.Cmd
+				for k := 0; k < n; k++ {
+					args := []string{"-C", dir, "-q", "gather"}
+					if n > 1 {
+						args = append(args, "--shard", fmt.Sprintf("%d/%d", k, n))
+					}
+					c := exec.CommandContext(cmd.Context(), exe, args...)
+					c.Stderr = os.Stderr
+					if err := c.Start(); err != nil {
+						return err
+					}
+					cmds = append(cmds, c)
+				}
+				for _, c := range cmds {
+					if err := c.Wait(); err != nil {
+						return fmt.Errorf("shard process: %w", err)
+					}
+				}
+				sec := time.Since(t0).Seconds()
+				os.RemoveAll(dir)
+				r := row{Procs: n, Seconds: sec, ImagesPerSec: float64(urls) / sec}
+				if len(rows) > 0 {
+					r.Speedup = r.ImagesPerSec / rows[0].ImagesPerSec
+				} else {
+					r.Speedup = 1
+				}
+				rows = append(rows, r)
+			}
+			return newUI(g).result(rows, func(w io.Writer) {
+				fmt.Fprintf(w, "sharded gather: %d URLs over loopback, %d cores, each run from a cold start (process start, catalog, store)\n", urls, runtime.NumCPU())
+				for _, r := range rows {
+					fmt.Fprintf(w, "  %d process(es)   %7.2f s   %6.0f images/s   speed-up %.2fx\n", r.Procs, r.Seconds, r.ImagesPerSec, r.Speedup)
+				}
+			})
+		},
+	}
+	c.Flags().IntVar(&urls, "urls", 20000, "URLs to gather in each run")
+	c.Flags().IntVar(&hosts, "hosts", 16, "loopback addresses the server listens on")
+	c.Flags().IntSliceVar(&procs, "procs", []int{1, 2, 4}, "shard process counts to compare")
+	c.Flags().DurationVar(&latency, "latency", 30*time.Millisecond, "server latency per request")
+	c.Flags().StringVar(&images, "images", defaultImagesDir(), "folder of photos to serve")
 	return c
 }
 
@@ -147,28 +268,11 @@ img2dataset's published ~100 samples/s per core.`,
 			if _, err := os.Stat(images); err != nil {
 				return usagef("--images %s: %v (point it at a folder of photos)", images, err)
 			}
-			exe, err := os.Executable()
+			port, count, stop, err := startBenchServer(cmd, images, latency, hosts)
 			if err != nil {
 				return err
 			}
-			srv := exec.CommandContext(cmd.Context(), exe, "bench", "serve", "--images", images, "--latency", latency.String(), "--hosts", strconv.Itoa(hosts))
-			srv.Stderr = os.Stderr
-			stdout, err := srv.StdoutPipe()
-			if err != nil {
-				return err
-			}
-			if err := srv.Start(); err != nil {
-				return err
-			}
-			defer func() { srv.Process.Kill(); srv.Wait() }()
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("bench server did not start: %v", err)
-			}
-			var port, count int
-			if _, err := fmt.Sscanf(strings.TrimSpace(line), "ready %d %d", &port, &count); err != nil {
-				return fmt.Errorf("bench server said %q", line)
-			}
+			defer stop()
 			dir, err := os.MkdirTemp("", "scour-bench-")
 			if err != nil {
 				return err

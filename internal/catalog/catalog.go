@@ -36,6 +36,23 @@ type Catalog struct {
 // A file that is not a catalog, or a damaged one, is reported as a fatal
 // error naming the file; Open never modifies such a file.
 func Open(ctx context.Context, path string) (*Catalog, error) {
+	// Processes opening a new catalog at the same moment (shards sharing a
+	// project directory) can meet in SQLite's switch to WAL mode, where it
+	// answers "busy" at once rather than wait, to avoid a deadlock. Opening
+	// again a moment later then finds the work done.
+	var c *Catalog
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		c, err = openOnce(ctx, path)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || ctx.Err() != nil {
+			return c, err
+		}
+		time.Sleep(time.Duration(10+attempt*10) * time.Millisecond)
+	}
+	return c, err
+}
+
+func openOnce(ctx context.Context, path string) (*Catalog, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, errkind.Fatal(fmt.Errorf("catalog: %w", err))
@@ -172,9 +189,18 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		if done[m.version] {
 			continue
 		}
+		// Another process may be migrating the same file right now (shards
+		// sharing a project directory): the write lock of an immediate
+		// transaction serialises us, and the check inside it skips what the
+		// other one did.
 		tx, err := c.db.BeginTx(ctx, nil)
 		if err != nil {
 			return c.corrupt(err)
+		}
+		var one int
+		if tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version=?`, m.version).Scan(&one) == nil {
+			tx.Rollback()
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			tx.Rollback()

@@ -197,3 +197,24 @@ func TestReadOnlyDirectory(t *testing.T) {
 		t.Fatalf("want fatal error, got %v", err)
 	}
 }
+
+// TestConcurrentOpenMigratesOnce: several processes (here, handles) opening
+// a new catalog at once, as shards sharing a project directory do.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "scour.db")
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			c, err := Open(context.Background(), p)
+			if err == nil {
+				c.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
