@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/scour-dev/scour/internal/gather/gatherbench"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/sharedtest"
@@ -116,5 +118,83 @@ train:
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
+	}
+}
+
+// TestGatherSurvivesS3Outage stops the S3 server in the middle of a gather
+// and brings it back: the run stops with exit code 3 once the store's
+// retries give up, loses nothing, and a second gather stores every image
+// once.
+func TestGatherSurvivesS3Outage(t *testing.T) {
+	imgDir := sharedtest.Path(t, "images", "cifar10-subset")
+	imgs, err := gatherbench.LoadImages(imgDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port, err := gatherbench.Serve(ctx, imgs, 5*time.Millisecond, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s3test.StartServer(t)
+	o := srv.Options()
+	t.Setenv("SCOUR_S3_ENDPOINT", o.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", o.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", o.SecretKey)
+	t.Setenv("AWS_REGION", "us-east-1")
+	dir := t.TempDir()
+	const n = 600
+	var list strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&list, "http://127.0.0.1:%d/img/%d?n=%d\n", port, i%len(imgs), i)
+	}
+	os.WriteFile(filepath.Join(dir, "urls.txt"), []byte(list.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(fmt.Sprintf(
+		"store: s3://%s/p\nclasses:\n  - name: c\nsources:\n  - engine: urls\n    path: urls.txt\n    classes: [c]\nfetch:\n  workers: 4\n  min_width: 8\n  min_height: 8\n", o.Bucket)), 0o644)
+
+	// Stop the server once part of the work is stored; restart it after.
+	go func() {
+		st, err := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "p", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+		if err != nil {
+			return
+		}
+		for {
+			k := 0
+			st.List(context.Background(), "images/", func(store.Info) error { k++; return nil })
+			if k >= 100 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		srv.Stop()
+	}()
+	t0 := time.Now()
+	if code := run([]string{"-C", dir, "-q", "gather"}); code != exitFatal {
+		t.Fatalf("gather during the outage: exit %d, want %d (store unreachable)", code, exitFatal)
+	}
+	if el := time.Since(t0); el > 2*time.Minute {
+		t.Fatalf("gather kept going for %v against a dead store", el)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"-C", dir, "-q", "gather"}); code != exitOK {
+		t.Fatalf("gather after the outage: exit %d", code)
+	}
+	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "scour.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	by, _, _ := cat.CountURLs(context.Background())
+	if by[catalog.StateDone] != n {
+		t.Fatalf("after the outage and a re-run: %v, want %d done", by, n)
+	}
+	st, _ := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "p", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	objects := 0
+	st.List(context.Background(), "images/", func(store.Info) error { objects++; return nil })
+	if objects != n {
+		t.Fatalf("%d objects for %d images", objects, n)
 	}
 }

@@ -477,9 +477,12 @@ func (g *Gatherer) fetchOne(ctx context.Context, row catalog.URLRow) done {
 		// Known bytes: record the duplicate without writing them again.
 		key = existing.Key
 	} else if err := g.Store.Put(ctx, key, bytes.NewReader(res.Data), int64(len(res.Data))); err != nil {
-		d.out.Cause, d.out.Err, d.out.Retryable = "store", err.Error(), true
-		if errkind.IsFatal(err) {
-			d.out.Cause = "store-fatal"
+		// The store's own wrapper has already retried: a store that still
+		// fails is down or full, not this URL's fault, and every other
+		// download would fail the same way. Stop, leaving the URL pending.
+		d.out.Cause, d.out.Err = "store-fatal", err.Error()
+		if ctx.Err() != nil {
+			d.out.Cause = "interrupted"
 		}
 		return d
 	} else {
@@ -555,8 +558,7 @@ func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o O
 			if d.out.Cause == "store-fatal" || d.out.Cause == "interrupted" {
 				// Not the URL's fault: leave it pending for the next run.
 				if d.out.Cause == "store-fatal" && fatal == nil {
-					fatal = errkind.Fatal(fmt.Errorf("writing images to %s: %s", g.Store, d.out.Err))
-					progress.Warn(g.Events, "fetch", fatal.Error())
+					fatal = errkind.Fatal(fmt.Errorf("writing images to %s failed: %s; nothing is lost: run gather again once the store works", g.Store, d.out.Err))
 					// Stop feeding work; workers drain what they hold.
 					stop(fatal)
 				}
