@@ -198,3 +198,33 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 		t.Fatalf("%d objects for %d images", objects, n)
 	}
 }
+
+// TestBucketWithoutWritePermission: a store that refuses writes stops the
+// run at the first image with exit code 3, recording nothing as done.
+func TestBucketWithoutWritePermission(t *testing.T) {
+	boats := sharedtest.Path(t, "images", "boats", "train", "Tugs")
+	o := s3test.Start(t)
+	t.Setenv("SCOUR_S3_ENDPOINT", o.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", o.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(fmt.Sprintf(
+		"store: s3://%s/p\nclasses:\n  - name: Tugs\nsources:\n  - engine: folder\n    path: %s\n", o.Bucket, filepath.Dir(boats))), 0o644)
+	t0 := time.Now()
+	if code := run([]string{"-C", dir, "-q", "gather", "--class", "Tugs"}); code != exitFatal {
+		t.Fatalf("exit %d, want %d", code, exitFatal)
+	}
+	if el := time.Since(t0); el > 30*time.Second {
+		t.Fatalf("took %v to give up on a refused bucket", el)
+	}
+	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "scour.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	by, _, _ := cat.CountURLs(context.Background())
+	if by[catalog.StateDone] != 0 || by[catalog.StatePending] == 0 {
+		t.Fatalf("states %v: nothing may be done, everything must stay pending", by)
+	}
+}
