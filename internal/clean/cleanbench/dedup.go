@@ -8,11 +8,10 @@ package cleanbench
 import (
 	"context"
 	"fmt"
+	"github.com/scour-dev/scour/internal/rusage"
 	"math/bits"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +87,7 @@ func Dedup(ctx context.Context, o DedupOptions) (DedupReport, error) {
 		return DedupReport{}, err
 	}
 	rep := DedupReport{N: o.N, Planted: o.Planted, MaxDist: o.MaxDist, Pairs: len(pairs), Seconds: time.Since(t0).Seconds(),
-		PeakRSSBytes: peakRSS(), Cores: runtime.GOMAXPROCS(0)}
+		PeakRSSBytes: rusage.PeakRSS(), Cores: runtime.GOMAXPROCS(0)}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rep.HeapBytes = ms.HeapInuse
@@ -105,19 +104,4 @@ func Dedup(ctx context.Context, o DedupOptions) (DedupReport, error) {
 		}
 	}
 	return rep, nil
-}
-
-// peakRSS reads the process's high-water resident set size.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

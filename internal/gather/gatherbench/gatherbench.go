@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/scour-dev/scour/internal/rusage"
 	"io/fs"
 	"net"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -174,7 +174,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{}, err
 	}
 	g := &gather.Gatherer{Cat: cat, Store: st, Fetcher: fetch.New(fetch.Options{PerHost: o.PerHost, Retries: 1, Limits: imaging.Limits{}})}
-	cpu0 := cpuSeconds()
+	cpu0 := rusage.CPUTime()
 	t0 := time.Now()
 	sum, err := g.Run(ctx, gather.Options{
 		Classes: []gather.Class{{Name: "bench"}},
@@ -185,37 +185,13 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	cpu := cpuSeconds() - cpu0
+	cpu := (rusage.CPUTime() - cpu0).Seconds()
 	n := sum.Kept + sum.Duplicates
 	r := Report{URLs: o.URLs, Kept: sum.Kept, Dups: sum.Duplicates, Failed: sum.Failed, Wall: wall, CPUSeconds: cpu,
-		PeakRSSBytes: peakRSS(), Cores: runtime.NumCPU(), FailedCauses: sum.ByCause}
+		PeakRSSBytes: rusage.PeakRSS(), Cores: runtime.NumCPU(), FailedCauses: sum.ByCause}
 	if n > 0 {
 		r.ImagesPerSec = float64(n) / wall.Seconds()
 		r.CPUPerImageMs = cpu / float64(n) * 1000
 	}
 	return r, nil
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// peakRSS reads the process's high-water resident set size.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }

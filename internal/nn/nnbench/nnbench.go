@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scour-dev/scour/internal/rusage"
 	"math/rand/v2"
 	"os/exec"
 	"strconv"
@@ -151,7 +152,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			rep.FirstLoss = loss
 		}
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), rusage.CPUTime()
 	for range o.Steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -174,7 +175,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return rep, fmt.Errorf("nnbench: %w", err)
 		}
 	}
-	start, cpu0 = time.Now(), cpuTime()
+	start, cpu0 = time.Now(), rusage.CPUTime()
 	for range o.Steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -191,7 +192,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if rep.GemmPeakGFLOPS, err = gemmPeak(o); err != nil {
 		return rep, err
 	}
-	rep.PeakRSS = peakRSS()
+	rep.PeakRSS = rusage.PeakRSS()
 
 	if o.TorchScript != "" {
 		rep.Torch, err = runTorch(ctx, o)
@@ -210,7 +211,7 @@ func cores(cpu0, wall time.Duration) float64 {
 	if cpu0 < 0 || wall <= 0 {
 		return 0
 	}
-	return (cpuTime() - cpu0).Seconds() / wall.Seconds()
+	return (rusage.CPUTime() - cpu0).Seconds() / wall.Seconds()
 }
 
 func gemmPeak(o Options) (float64, error) {
@@ -257,7 +258,7 @@ func runTorch(ctx context.Context, o Options) (*TorchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.PeakRSS = childRSS(cmd)
+	res.PeakRSS = rusage.ChildPeakRSS(cmd)
 	return res, nil
 }
 

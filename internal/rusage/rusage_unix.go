@@ -1,6 +1,8 @@
 //go:build unix
 
-package nnbench
+// Package rusage reads what the benchmarks report about a process: its peak
+// resident memory and the CPU time it used.
+package rusage
 
 import (
 	"os/exec"
@@ -17,7 +19,8 @@ func maxrssUnit() int64 {
 	return 1024
 }
 
-func peakRSS() int64 {
+// PeakRSS is this process's high-water resident set size in bytes, or 0.
+func PeakRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -25,7 +28,8 @@ func peakRSS() int64 {
 	return int64(ru.Maxrss) * maxrssUnit()
 }
 
-func childRSS(cmd *exec.Cmd) int64 {
+// ChildPeakRSS is a finished child's high-water resident set size, or 0.
+func ChildPeakRSS(cmd *exec.Cmd) int64 {
 	if cmd.ProcessState == nil {
 		return 0
 	}
@@ -35,8 +39,8 @@ func childRSS(cmd *exec.Cmd) int64 {
 	return 0
 }
 
-// cpuTime is the process's user+system CPU time, or -1 if unknown.
-func cpuTime() time.Duration {
+// CPUTime is this process's user+system CPU time, or -1 if unknown.
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return -1
