@@ -146,8 +146,9 @@ func checkRuntime(ctx context.Context) finding {
 
 func checkEngine(ctx context.Context, p *project.Project, s config.Source, offline bool) finding {
 	name := "engine " + s.Engine
-	if offline && s.Engine != "urls" && s.Engine != "folder" {
-		return finding{name, "ok", "not checked (--offline)", ""}
+	web := s.Engine != "urls" && s.Engine != "folder"
+	if offline && web {
+		return recordedCheck(name, s.Engine, "live search not tried (--offline)")
 	}
 	so := search.Options{BaseURL: s.BaseURL}
 	if s.Path != "" {
@@ -174,5 +175,25 @@ func checkEngine(ctx context.Context, p *project.Project, s config.Source, offli
 	if strings.Contains(err.Error(), "markup") {
 		return finding{name, "fail", err.Error(), "the engine changed its page: update scour, or use other sources meanwhile"}
 	}
-	return finding{name, "warn", fmt.Sprintf("no answer: %v", err), "offline? check the network, or use --offline"}
+	if web {
+		f := recordedCheck(name, s.Engine, fmt.Sprintf("no live answer (%v)", err))
+		if f.Status == "ok" {
+			f.Status, f.Fix = "warn", "offline? check the network; the parser itself is fine"
+		}
+		return f
+	}
+	return finding{name, "warn", fmt.Sprintf("no answer: %v", err), ""}
+}
+
+// recordedCheck parses the engine's recorded response, the check that works
+// without a network.
+func recordedCheck(name, engine, why string) finding {
+	n, err := search.SelfCheck(engine)
+	switch {
+	case errors.Is(err, search.ErrNoRecording):
+		return finding{name, "ok", why + "; no recorded page to check against", ""}
+	case err != nil:
+		return finding{name, "fail", why + "; the recorded page no longer parses: " + err.Error(), "a bug in this build: report it"}
+	}
+	return finding{name, "ok", fmt.Sprintf("%s; the recorded page parses (%d results)", why, n), ""}
 }
