@@ -1,8 +1,12 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"github.com/scour-dev/scour/internal/store"
+	"image"
+	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -166,5 +170,32 @@ func TestModelFileVersionAndDamage(t *testing.T) {
 	os.WriteFile(p, damaged, 0o644)
 	if _, _, err := LoadCNN(p); !errors.Is(err, ErrModelFile) {
 		t.Fatalf("damaged: %v", err)
+	}
+}
+
+// TestLoadSkipsUndecodableImages: a file that no longer decodes at train
+// time is listed, not fatal, and the others load.
+func TestLoadSkipsUndecodableImages(t *testing.T) {
+	st, err := store.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	st.Put(ctx, "images/a/good.png", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	st.Put(ctx, "images/b/bad.png", strings.NewReader("truncated"), 9)
+	srcs := []Source{
+		{SHA256: strings.Repeat("a", 64), Class: "a", Key: "images/a/good.png", Split: "train"},
+		{SHA256: strings.Repeat("b", 64), Class: "b", Key: "images/b/bad.png", Split: "train"},
+		{SHA256: strings.Repeat("c", 64), Class: "b", Key: "images/b/missing.png", Split: "val"},
+	}
+	d, err := Load(ctx, st, []string{"a", "b"}, 16, srcs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Train) != 1 || len(d.Skipped) != 2 || len(d.Train[0].Pixels) != 16*16*3 {
+		t.Fatalf("train %d, skipped %v", len(d.Train), d.Skipped)
 	}
 }
