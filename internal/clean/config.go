@@ -35,6 +35,9 @@ var reasonOrder = []string{
 	ReasonLowInformation, ReasonDark, ReasonBright, ReasonBlurry, ReasonGrayscale, ReasonOffTopic,
 }
 
+// Reasons lists every reason clean gives, most important first.
+func Reasons() []string { return slices.Clone(reasonOrder) }
+
 // Off-topic methods.
 const (
 	MethodAuto      = "auto"      // reference when the class has reference images, else outlier

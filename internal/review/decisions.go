@@ -71,14 +71,8 @@ func dbErr(what string, err error) error {
 }
 
 // reasonOrder is clean's ranking of its reasons, most important first: the
-// order of the page's tabs. Clean keeps its list to itself, so it is
-// repeated here from clean's names; a reason missing from it gets a tab
-// after these.
-func reasonOrder() []string {
-	return []string{clean.ReasonRejected, clean.ReasonBroken, clean.ReasonDuplicate, clean.ReasonCrossClass,
-		clean.ReasonTooSmall, clean.ReasonOddAspect, clean.ReasonLowInformation, clean.ReasonDark, clean.ReasonBright,
-		clean.ReasonBlurry, clean.ReasonGrayscale, clean.ReasonOffTopic}
-}
+// order of the page's tabs; a reason missing from it gets a tab after these.
+func reasonOrder() []string { return clean.Reasons() }
 
 func (s *Server) db() *sql.DB { return s.o.Catalog.DB() }
 
