@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -250,4 +251,59 @@ func snapshot(t *testing.T, path string) catSnapshot {
 	sort.Strings(s.kept)
 	sort.Strings(s.keys)
 	return s
+}
+
+// TestRunInterruptedContinues sends Ctrl-C (SIGINT) to `scour run` while it
+// trains: it stops with exit code 130, and the same command then finishes,
+// skipping the stages that were done.
+func TestRunInterruptedContinues(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-R", "../../examples/offline/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// Slow the training down enough to be caught in the act.
+	cfg, _ := os.ReadFile(filepath.Join(dir, "scour.yaml"))
+	cfg = []byte(strings.Replace(string(cfg), "epochs: 10", "epochs: 200\n  patience: 0", 1))
+	os.WriteFile(filepath.Join(dir, "scour.yaml"), cfg, 0o644)
+
+	c := scourCmd("-C", dir, "-q", "run", "--json")
+	var out strings.Builder
+	c.Stdout = &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, "runs", "16-32-64_d1", "checkpoint.bin")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			t.Fatal("training never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Process.Signal(os.Interrupt)
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("interrupted run: %v, want exit %d", err, exitInterrupted)
+	}
+	// Finish quickly: fewer epochs is a new training config, the rest stands.
+	cfg = []byte(strings.Replace(string(cfg), "epochs: 200", "epochs: 3", 1))
+	os.WriteFile(filepath.Join(dir, "scour.yaml"), cfg, 0o644)
+	c = scourCmd("-C", dir, "run", "--json")
+	b, err := c.Output()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, b)
+	}
+	for _, stage := range []string{"gather", "clean", "split"} {
+		if !strings.Contains(string(b), `"stage": "`+stage+`",
+    "skipped": true`) {
+			t.Errorf("%s was not skipped on the second run:\n%s", stage, b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report", "index.html")); err != nil {
+		t.Fatal(err)
+	}
 }
