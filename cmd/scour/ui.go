@@ -105,8 +105,10 @@ func (u *ui) draw(b *bar, final bool) {
 		if b.total > 0 {
 			line += fmt.Sprintf("/%d", b.total)
 		}
-		line += fmt.Sprintf("  %.0f/s", rate)
-		if b.total > 0 && rate > 0 && b.done < b.total {
+		if el >= 1 {
+			line += fmt.Sprintf("  %.0f/s", rate)
+		}
+		if b.total > 0 && rate > 0 && el >= 1 && b.done < b.total {
 			line += "  ETA " + (time.Duration(float64(b.total-b.done)/rate) * time.Second).Round(time.Second).String()
 		}
 		fmt.Fprint(u.err, "\r\033[K"+line)
