@@ -137,10 +137,19 @@ func (s *rekognitionServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newRekognition(t *testing.T, srv *rekognitionServer) *Rekognition {
 	t.Helper()
+	return newRekognitionAttempts(t, srv, 1)
+}
+
+// newRekognitionAttempts lets the SDK retry: on this machine about one call
+// in fifty to the loopback server fails with "use of closed network
+// connection" while the SDK reads the reply (cause not found; see the
+// closing note of the clean issue), which the SDK's own retry absorbs.
+func newRekognitionAttempts(t *testing.T, srv *rekognitionServer, attempts int) *Rekognition {
+	t.Helper()
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	r, err := NewRekognition(context.Background(), RekognitionOptions{
-		Region: "us-east-1", Endpoint: ts.URL, AccessKey: "AKIDTEST", SecretKey: "secret", MaxAttempts: 1,
+		Region: "us-east-1", Endpoint: ts.URL, AccessKey: "AKIDTEST", SecretKey: "secret", MaxAttempts: attempts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +195,7 @@ func TestRekognitionRecordedResponses(t *testing.T) {
 	} {
 		raw := fixture(t, "aws-rekognition", name)
 		srv := &rekognitionServer{t: t, response: raw}
-		r := newRekognition(t, srv)
+		r := newRekognitionAttempts(t, srv, 3)
 		res, err := r.LabelBytes(context.Background(), [][]byte{photo(t)})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
