@@ -113,8 +113,9 @@ func newRoot(g *globals) *cobra.Command {
 		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Example: `  scour init warships && cd warships
-  scour gather
+		Example: `  scour init warships && cd warships   # then edit scour.yaml
+  scour run                            # gather, clean, split, train, report
+  scour review                         # look at what clean set aside
   scour export --format csv > catalog.csv`,
 	}
 	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", ".", "project directory")
