@@ -179,7 +179,7 @@ imagededup stalls at about 100,000 images.`,
 }
 
 func newBenchCleanCmd(g *globals) *cobra.Command {
-	var shared string
+	var shared, class string
 	var speedN int
 	c := &cobra.Command{
 		Use:   "clean",
@@ -194,7 +194,7 @@ Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			q, err := cleanbench.Quality(ctx, cleanbench.QualityOptions{Shared: shared})
+			q, err := cleanbench.Quality(ctx, cleanbench.QualityOptions{Shared: shared, Class: class})
 			if err != nil {
 				return err
 			}
@@ -211,6 +211,7 @@ Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data.`,
 	d, _ := sharedtest.Find()
 	c.Flags().StringVar(&shared, "shared", d, "the shared test data folder")
 	c.Flags().IntVar(&speedN, "speed-images", 0, "photos for the speed part (0 = all, about 1,100)")
+	c.Flags().StringVar(&class, "class", "Destroyers", "the boats class the junk is mixed into (Destroyers, Carriers, Submarines, ...)")
 	return c
 }
 

@@ -352,7 +352,7 @@ func (r *runner) judgeClass(cs *ClassSummary, method string, asked int, refs []f
 
 	var scores []float64
 	if method == MethodReference {
-		scores = referenceScores(embs, refEmbs)
+		scores = centroidScores(embs, refEmbs)
 	} else {
 		scores = neighbourScores(embs, o.Neighbours)
 	}

@@ -75,6 +75,31 @@ func TestSimilarityScores(t *testing.T) {
 	}
 }
 
+// TestCentroidScores: the centroid is the references plus the half of the
+// class closest to them, so the other half cannot move it.
+func TestCentroidScores(t *testing.T) {
+	refs := [][]float32{unit(1, 0, 0)}
+	embs := [][]float32{unit(1, 0.2, 0), unit(1, 0.3, 0), unit(1, 0.25, 0.05), unit(0, 0, 1), unit(0.1, 0, 1)}
+	got := centroidScores(embs, refs)
+	// By hand: the median reference score is embs[1]'s, so embs[0..2] join
+	// the reference and the two off-topic vectors do not.
+	var c [3]float64
+	for _, e := range append(refs, embs[:3]...) {
+		for j := range c {
+			c[j] += float64(e[j])
+		}
+	}
+	centre := unit(float32(c[0]), float32(c[1]), float32(c[2]))
+	for i, e := range embs {
+		if want := dot(e, centre); math.Abs(got[i]-want) > 1e-6 {
+			t.Errorf("score %d = %g, want %g", i, got[i], want)
+		}
+	}
+	if !(got[1] > referenceScores(embs[1:2], refs)[0]) {
+		t.Errorf("an on-topic image unlike the reference did not gain from the class: %v", got)
+	}
+}
+
 // localLabeler opens the real MobileNetV2 labeler, or skips.
 func localLabeler(t *testing.T) vision.Labeler {
 	t.Helper()

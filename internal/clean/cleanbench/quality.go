@@ -34,6 +34,10 @@ type QualityOptions struct {
 	// photos of other boat classes, in the proportions 2:1:2. Default 25,
 	// a fifth of the class, which is a noisy scrape.
 	Junk int
+	// Class is the boats class (a folder of boats/train) that the junk is
+	// mixed into; default Destroyers. Other classes check that a method's
+	// figures are not an accident of one class.
+	Class string
 	// Copies is how many copies of each kind (exact, re-encoded, resized,
 	// cropped) are planted. Default 5.
 	Copies int
@@ -65,6 +69,7 @@ func ratio(a, b int) float64 {
 
 // QualityReport is what Quality measured.
 type QualityReport struct {
+	Class           string
 	Model           string
 	Positives, Junk int
 	References      []string
@@ -75,7 +80,7 @@ type QualityReport struct {
 
 func (r QualityReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "clean quality benchmark: class Destroyers, %d photos plus %d planted off-topic images, model %s\n", r.Positives, r.Junk, r.Model)
+	fmt.Fprintf(&b, "clean quality benchmark: class %s, %d photos plus %d planted off-topic images, model %s\n", r.Class, r.Positives, r.Junk, r.Model)
 	fmt.Fprintf(&b, "  references: %s\n", strings.Join(r.References, ", "))
 	fmt.Fprintf(&b, "  off-topic      precision  recall   (flagged right / wrong / missed)\n")
 	for _, s := range r.OffTopic {
@@ -176,7 +181,11 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 	p := &benchProject{ctx: ctx, cat: cat, store: st}
 	t0 := time.Now()
 
-	destroyers, err := photos(filepath.Join(images, "boats", "train", "Destroyers"), "*.jpg")
+	if o.Class == "" {
+		o.Class = "Destroyers"
+	}
+	rep.Class = o.Class
+	destroyers, err := photos(filepath.Join(images, "boats", "train", o.Class), "*.jpg")
 	if err != nil {
 		return rep, err
 	}
@@ -188,7 +197,7 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 			pos = append(pos, f)
 		}
 	}
-	if len(refs) != len(preferredRefs) {
+	if len(refs) != len(preferredRefs) || o.Class != "Destroyers" {
 		refs, pos = destroyers[:3], destroyers[3:]
 	}
 	for _, f := range refs {
