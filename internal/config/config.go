@@ -42,7 +42,7 @@ type Train struct {
 	Batch     int     `yaml:"batch"`
 	Optimizer string  `yaml:"optimizer"` // adam | sgd
 	LR        float64 `yaml:"lr"`
-	Patience  int     `yaml:"patience"` // early stopping; 0 = off
+	Patience  int     `yaml:"patience"` // early stopping after this many epochs without a better val loss; 0 = off (as Keras)
 	Seed      uint64  `yaml:"seed"`
 	// Model is the CNN, e.g. "32-64-128/d1" or "conv=32,64,128 dropout=1 dense=128".
 	Model string `yaml:"model"`
@@ -118,7 +118,7 @@ func Default() Config {
 		},
 		Clean: clean.Default(),
 		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
-		Train: Train{InputSize: 128, Epochs: 20, Batch: 32, Optimizer: "adam", LR: 1e-3, Patience: 5, Seed: 42,
+		Train: Train{InputSize: 128, Epochs: 20, Batch: 32, Optimizer: "adam", LR: 1e-3, Patience: 0, Seed: 42,
 			Model:   "32-64-128/d1",
 			Augment: "shear_range=0.2, zoom_range=0.2, horizontal_flip=True"},
 	}
