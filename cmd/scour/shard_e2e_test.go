@@ -125,7 +125,7 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cmds[2].Process.Signal(syscall.SIGKILL)
-	cmds[2].Wait()
+	killed := cmds[2].Wait() != nil // nil: it finished before the kill landed
 	for k, c := range cmds {
 		if k != 2 {
 			wait(c, dirs[k])
@@ -135,7 +135,7 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 	mergeDir := project("sharded")
 	mc := start(mergeDir, "merge", "--json")
 	wait(mc, mergeDir)
-	if log, _ := os.ReadFile(filepath.Join(mergeDir, "log.txt")); !strings.Contains(string(log), "shard-0002-of-0004") {
+	if log, _ := os.ReadFile(filepath.Join(mergeDir, "log.txt")); killed && !strings.Contains(string(log), "shard-0002-of-0004") {
 		t.Fatalf("merge did not report shard 2 as unfinished:\n%s", log)
 	}
 	// Shard 2 again, from a fresh pod (its local catalog lost): it resumes
