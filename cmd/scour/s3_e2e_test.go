@@ -133,7 +133,7 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	port, err := gatherbench.Serve(ctx, imgs, 5*time.Millisecond, 1)
+	port, err := gatherbench.Serve(ctx, imgs, 20*time.Millisecond, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
