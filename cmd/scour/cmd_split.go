@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/split"
 )
@@ -36,15 +37,10 @@ DIR/{train,val,test}/<class>/ that Keras and PyTorch loaders read.`,
 				return err
 			}
 			defer p.Close()
-			sc := p.Config.Split
-			if cmd.Flags().Changed("seed") {
-				sc.Seed = seed
+			if !cmd.Flags().Changed("seed") {
+				seed = p.Config.Split.Seed
 			}
-			groupOf, err := groupLookup(ctx, p)
-			if err != nil {
-				return err
-			}
-			sum, err := split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, sc.Seed, groupOf)
+			sum, err := pipeline.Split(ctx, p, seed)
 			if err != nil {
 				return err
 			}

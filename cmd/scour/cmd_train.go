@@ -15,7 +15,6 @@ import (
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/nn"
 	"github.com/scour-dev/scour/internal/pipeline"
-	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/train"
 	"github.com/scour-dev/scour/internal/vision"
@@ -111,7 +110,7 @@ the CNNs trained from scratch by a wide margin; compare them in the report.`,
 			}
 			defer p.Close()
 			if head {
-				res, err := runHead(ctx, p, hidden, f.epochs, ui)
+				res, err := pipeline.TrainHead(ctx, p, hidden, f.epochs, ui)
 				if err != nil {
 					return err
 				}
@@ -143,22 +142,6 @@ the CNNs trained from scratch by a wide margin; compare them in the report.`,
 	c.Flags().BoolVar(&head, "head", false, "train a transfer-learning head on clean's cached embeddings")
 	c.Flags().IntVar(&hidden, "hidden", 0, "with --head: hidden units of an MLP head (0 = softmax regression)")
 	return c
-}
-
-func runHead(ctx context.Context, p *project.Project, hidden, epochs int, ui *ui) (train.Result, error) {
-	tr, val, test, missing, err := pipeline.LoadEmbedded(ctx, p)
-	if err != nil {
-		return train.Result{}, err
-	}
-	if missing > 0 {
-		progress.Warn(ui, "train", fmt.Sprintf("%d images of the split have no cached embedding (run scour clean with the local recognizer to compute them)", missing))
-	}
-	name := "head"
-	if hidden > 0 {
-		name = fmt.Sprintf("head-mlp%d", hidden)
-	}
-	cfg := train.HeadConfig{Name: name, Model: pipeline.EmbeddingModel(), Hidden: hidden, Epochs: epochs, Seed: p.Config.Train.Seed}
-	return train.RunHead(ctx, p.Config.ClassNames(), tr, val, test, cfg, filepath.Join(p.Dir, "runs", name), ui)
 }
 
 func printRun(w io.Writer, r train.Result) {

@@ -69,7 +69,7 @@ train:
 		}
 	}
 	ctx := context.Background()
-	s3, err := store.NewS3(ctx, store.S3Options{Bucket: o.Bucket, Prefix: "proj", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	s3, err := bucket(o, "proj")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 
 	// Stop the server once part of the work is stored; restart it after.
 	go func() {
-		st, err := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "p", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+		st, err := bucket(o, "p")
 		if err != nil {
 			return
 		}
@@ -191,7 +191,7 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 	if by[catalog.StateDone] != n {
 		t.Fatalf("after the outage and a re-run: %v, want %d done", by, n)
 	}
-	st, _ := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "p", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	st, _ := bucket(o, "p")
 	objects := 0
 	st.List(context.Background(), "images/", func(store.Info) error { objects++; return nil })
 	if objects != n {
@@ -227,4 +227,11 @@ func TestBucketWithoutWritePermission(t *testing.T) {
 	if by[catalog.StateDone] != 0 || by[catalog.StatePending] == 0 {
 		t.Fatalf("states %v: nothing may be done, everything must stay pending", by)
 	}
+}
+
+// bucket opens the test server's bucket under prefix, as a project with
+// store: s3://bucket/prefix sees it.
+func bucket(o store.S3Options, prefix string) (*store.S3, error) {
+	o.Prefix = prefix
+	return store.NewS3(context.Background(), o)
 }

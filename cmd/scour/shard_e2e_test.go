@@ -173,7 +173,7 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 		t.Fatalf("kept sets differ: %d sharded, %d single", len(got.kept), len(want.kept))
 	}
 	// Every image object exists once, and nothing else is under images/.
-	st, err := store.NewS3(context.Background(), store.S3Options{Bucket: o.Bucket, Prefix: "sharded", Endpoint: o.Endpoint, PathStyle: true, Region: "us-east-1", AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	st, err := bucket(o, "sharded")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,12 +137,7 @@ func runStage(ctx context.Context, p *project.Project, stage string, events prog
 		}
 		return clean.Run(ctx, clean.Options{Catalog: p.Catalog, Store: p.Store, Labeler: lab, Config: p.Config.Clean, Classes: CleanClasses(p), Events: events})
 	case "split":
-		groups, err := clean.Groups(ctx, p.Catalog)
-		if err != nil {
-			return nil, err
-		}
-		sc := p.Config.Split
-		return split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, sc.Seed, func(sha string) string { return groups[sha] })
+		return Split(ctx, p, p.Config.Split.Seed)
 	case "train":
 		return trainAll(ctx, p, events)
 	case "report":
@@ -160,19 +155,14 @@ func runStage(ctx context.Context, p *project.Project, stage string, events prog
 // embeddings), the configured CNN, and the sweep variants.
 func trainAll(ctx context.Context, p *project.Project, events progress.Sink) ([]train.Result, error) {
 	var out []train.Result
-	tr, val, test, _, err := LoadEmbedded(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	if len(tr) > 0 && len(val) > 0 {
-		res, err := train.RunHead(ctx, p.Config.ClassNames(), tr, val, test,
-			train.HeadConfig{Name: "head", Model: EmbeddingModel(), Seed: p.Config.Train.Seed}, filepath.Join(p.Dir, "runs", "head"), events)
-		if err != nil {
-			return out, fmt.Errorf("head: %w", err)
-		}
-		out = append(out, res)
-	} else {
+	res, err := TrainHead(ctx, p, 0, 0, events)
+	switch {
+	case errors.Is(err, train.ErrNoEmbeddings):
 		progress.Warn(events, "train", "no cached embeddings (ONNX Runtime missing when clean ran?): skipping the transfer-learning head")
+	case err != nil:
+		return out, fmt.Errorf("head: %w", err)
+	default:
+		out = append(out, res)
 	}
 	specs := []string{p.Config.Train.Model}
 	for _, s := range p.Config.Train.Sweep {
@@ -196,6 +186,36 @@ func trainAll(ctx context.Context, p *project.Project, events progress.Sink) ([]
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// Split splits the kept images with scour.yaml's fractions and the given
+// seed, keeping each of clean's near-duplicate groups on one side.
+func Split(ctx context.Context, p *project.Project, seed int64) (split.Summary, error) {
+	groups, err := clean.Groups(ctx, p.Catalog)
+	if err != nil {
+		return split.Summary{}, err
+	}
+	sc := p.Config.Split
+	return split.Run(ctx, p.Catalog, split.Fractions{Train: sc.Train, Val: sc.Val, Test: sc.Test}, seed, func(sha string) string { return groups[sha] })
+}
+
+// TrainHead fits the transfer-learning head (an MLP when hidden > 0; epochs
+// 0 = the default) on clean's cached embeddings of the split, in runs/head
+// or runs/head-mlpN.
+func TrainHead(ctx context.Context, p *project.Project, hidden, epochs int, events progress.Sink) (train.Result, error) {
+	tr, val, test, missing, err := LoadEmbedded(ctx, p)
+	if err != nil {
+		return train.Result{}, err
+	}
+	if missing > 0 && len(tr) > 0 {
+		progress.Warn(events, "train", fmt.Sprintf("%d images of the split have no cached embedding (run scour clean with the local recognizer to compute them)", missing))
+	}
+	name := "head"
+	if hidden > 0 {
+		name = fmt.Sprintf("head-mlp%d", hidden)
+	}
+	cfg := train.HeadConfig{Name: name, Model: EmbeddingModel(), Hidden: hidden, Epochs: epochs, Seed: p.Config.Train.Seed}
+	return train.RunHead(ctx, p.Config.ClassNames(), tr, val, test, cfg, filepath.Join(p.Dir, "runs", name), events)
 }
 
 // TrainConfig is a CNN run of spec with scour.yaml's train settings.

@@ -17,6 +17,10 @@ import (
 	"github.com/scour-dev/scour/internal/progress"
 )
 
+// ErrNoEmbeddings means a split has nothing for the head to train or
+// validate on.
+var ErrNoEmbeddings = errors.New("no embeddings")
+
 // Embedded is one image as a pretrained model's embedding.
 type Embedded struct {
 	SHA256 string
@@ -121,7 +125,7 @@ func RunHead(ctx context.Context, classes []string, tr, val, test []Embedded, cf
 		return Result{}, fmt.Errorf("need at least 2 classes, have %d", len(classes))
 	}
 	if len(tr) == 0 || len(val) == 0 {
-		return Result{}, errors.New("no embeddings for the train or validation split: run `scour clean` (with the local recognizer) before `scour train --head`, then `scour split`")
+		return Result{}, fmt.Errorf("%w for the train or validation split: run `scour clean` (with the local recognizer) before `scour train --head`, then `scour split`", ErrNoEmbeddings)
 	}
 	dim := len(tr[0].X)
 	h := &Head{In: dim, Hidden: cfg.Hidden, Classes: len(classes)}
