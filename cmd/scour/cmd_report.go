@@ -43,7 +43,7 @@ under report/charts/.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			r, err := pipeline.BuildReport(ctx, p, filepath.Base(p.Dir)+": dataset and training report")
+			r, err := pipeline.BuildReport(ctx, p)
 			if err != nil {
 				return err
 			}

@@ -25,8 +25,9 @@ import (
 const SamplesPerGroup = 8
 
 // BuildReport gathers the catalog's statistics, sample images and every
-// finished training run under runs/ into a report.
-func BuildReport(ctx context.Context, p *project.Project, title string) (report.Report, error) {
+// finished training run under runs/ into a report titled after the project.
+func BuildReport(ctx context.Context, p *project.Project) (report.Report, error) {
+	title := filepath.Base(p.Dir) + ": dataset and training report"
 	stats, err := p.Catalog.Stats(ctx, p.Config.ClassNames())
 	if err != nil {
 		return report.Report{}, err

@@ -141,7 +141,7 @@ func runStage(ctx context.Context, p *project.Project, stage string, events prog
 	case "train":
 		return trainAll(ctx, p, events)
 	case "report":
-		r, err := BuildReport(ctx, p, filepath.Base(p.Dir)+": dataset and training report")
+		r, err := BuildReport(ctx, p)
 		if err != nil {
 			return nil, err
 		}
