@@ -45,7 +45,9 @@ func newCleanCmd(g *globals) *cobra.Command {
                                          class's reference images' top-k
                               reference  embedding similarity to the reference
                                          images, below a threshold learned from
-                                         the class itself (robust z-score)
+                                         the class itself (robust z-score), or
+                                         labels that overlap the class's ten
+                                         times less than its median image's
                               outlier    k-nearest-neighbour density within the
                                          class, when there are no references
 Flagged images are moved (never deleted) to quarantine/<reason>/<class>/ and
@@ -196,7 +198,11 @@ func printClean(w io.Writer, s clean.Summary) {
 		if cs.OffTopic.Skipped != "" {
 			line += " (skipped: " + cs.OffTopic.Skipped + ")"
 		} else if cs.OffTopic.Threshold != 0 {
-			line += fmt.Sprintf(" (flagged below similarity %.3f)", cs.OffTopic.Threshold)
+			line += fmt.Sprintf(" (flagged below similarity %.3f", cs.OffTopic.Threshold)
+			if cs.OffTopic.LabelThreshold != 0 {
+				line += fmt.Sprintf(" or label overlap %.3f", cs.OffTopic.LabelThreshold)
+			}
+			line += ")"
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -109,6 +109,10 @@ type OffTopicSummary struct {
 	Median    float64 `json:"median,omitempty"`
 	Sigma     float64 `json:"sigma,omitempty"`
 	Threshold float64 `json:"threshold,omitempty"`
+	// For reference: the class's median label overlap (see labelScores)
+	// and the overlap below which images were flagged.
+	LabelMedian    float64 `json:"label_median,omitempty"`
+	LabelThreshold float64 `json:"label_threshold,omitempty"`
 }
 
 // Skipped is a catalog row clean did not touch, and why.

@@ -98,6 +98,10 @@ type OffTopicConfig struct {
 	TopK int `yaml:"top_k"`
 	// MaxZ: an image is off-topic when its robust z-score is below -MaxZ.
 	MaxZ float64 `yaml:"max_z"`
+	// MinLabelOverlap: the reference method also flags an image whose
+	// labels overlap the class's less than this fraction of the median
+	// image's overlap (0.1: ten times less). 0 judges by embeddings alone.
+	MinLabelOverlap float64 `yaml:"min_label_overlap"`
 	// Neighbours is k for the outlier method's k-nearest-neighbour density.
 	Neighbours int `yaml:"neighbours"`
 	// MinImages: classes with fewer images with embeddings are not judged
@@ -124,7 +128,7 @@ func Default() Config {
 		GrayscaleUpTo: 3,
 		Duplicates:    DuplicateConfig{PHashDistance: 6, MinCosine: 0.97, ConfirmDistance: 12, ConfirmCosine: 0.9},
 		OffTopic: OffTopicConfig{
-			Method: MethodAuto, TopK: 4, MaxZ: 3, Neighbours: 10, MinImages: 20, BatchSize: 32,
+			Method: MethodAuto, TopK: 4, MaxZ: 3, MinLabelOverlap: 0.1, Neighbours: 10, MinImages: 20, BatchSize: 32,
 		},
 	}
 }
@@ -192,6 +196,9 @@ func (c Config) Validate() error {
 	}
 	if o.MaxZ <= 0 {
 		bad("off_topic.max_z", "must be positive, got %g", o.MaxZ)
+	}
+	if o.MinLabelOverlap < 0 || o.MinLabelOverlap >= 1 {
+		bad("off_topic.min_label_overlap", "must be within 0..1 (0 = off), got %g", o.MinLabelOverlap)
 	}
 	if o.Neighbours < 1 {
 		bad("off_topic.neighbours", "must be at least 1, got %d", o.Neighbours)

@@ -84,6 +84,9 @@ CREATE TABLE clean_moves (
 	pending_score  REAL NOT NULL DEFAULT 0
 );
 `)
+	// Labels cached by the local model before the reference method read
+	// LabelsPerImage of them were its top 5: label again.
+	catalog.RegisterMigration(301, `DELETE FROM clean_features WHERE model LIKE 'local/%';`)
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

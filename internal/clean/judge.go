@@ -7,6 +7,7 @@ import (
 
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/progress"
+	"github.com/scour-dev/scour/internal/vision"
 )
 
 // flushEvery is how many new measurements and labels are written per
@@ -358,11 +359,34 @@ func (r *runner) judgeClass(cs *ClassSummary, method string, asked int, refs []f
 	}
 	st := robustStats(scores)
 	cs.OffTopic.Median, cs.OffTopic.Sigma, cs.OffTopic.Threshold = st.Median, st.Sigma, st.threshold(o.MaxZ)
+	// The reference method's second view: what the model says is in the
+	// picture. Measured with `scour bench clean --class` (README), the two
+	// views together find junk that either alone misses.
+	var overlap []float64
+	if method == MethodReference && o.MinLabelOverlap > 0 {
+		labels := make([][]vision.Label, len(pool))
+		for i, it := range pool {
+			labels[i] = it.f.Labels
+		}
+		refLabels := make([][]vision.Label, len(refs))
+		for i, f := range refs {
+			refLabels[i] = f.Labels
+		}
+		overlap = labelScores(labels, refLabels)
+		cs.OffTopic.LabelMedian = median(overlap)
+		cs.OffTopic.LabelThreshold = o.MinLabelOverlap * cs.OffTopic.LabelMedian
+	}
 	for i, it := range pool {
 		it.offTopicJudged = true
-		if z := st.z(scores[i]); z < -o.MaxZ {
+		z := st.z(scores[i])
+		switch {
+		case z < -o.MaxZ:
 			it.flag(Flag{Reason: ReasonOffTopic, Score: z, Method: method,
 				Detail: fmt.Sprintf("similarity %.3f, below the class's threshold %.3f", scores[i], cs.OffTopic.Threshold)})
+		case overlap != nil && overlap[i] < cs.OffTopic.LabelThreshold:
+			it.flag(Flag{Reason: ReasonOffTopic, Score: z, Method: method,
+				Detail: fmt.Sprintf("label overlap %.3f, below %g of the class's median %.3f; its labels: %s",
+					overlap[i], o.MinLabelOverlap, cs.OffTopic.LabelMedian, describeLabels(it.f.Labels, o.TopK))})
 		}
 	}
 }

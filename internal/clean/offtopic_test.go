@@ -100,13 +100,44 @@ func TestCentroidScores(t *testing.T) {
 	}
 }
 
+// TestLabelScores checks the label overlap against the Bhattacharyya
+// coefficient worked by hand.
+func TestLabelScores(t *testing.T) {
+	ls := func(kv ...any) []vision.Label {
+		var out []vision.Label
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, vision.Label{Name: kv[i].(string), Confidence: kv[i+1].(float64)})
+		}
+		return out
+	}
+	refs := [][]vision.Label{ls("liner", 0.64, "dock", 0.36)}
+	labels := [][]vision.Label{
+		ls("liner", 0.64, "dock", 0.36),    // the reference's own labels
+		ls("liner", 0.32, "dock", 0.18),    // the same, but only half the mass kept: renormalised
+		ls("liner", 0.25, "canoe", 0.75),   // one label shared
+		ls("tabby", 0.9, "tiger cat", 0.1), // nothing shared
+	}
+	// With the class median (the first two images) equal to the reference,
+	// the profile stays the reference's distribution.
+	got := labelScores(labels, refs)
+	for i, want := range []float64{1, 1, math.Sqrt(0.64 * 0.25), 0} {
+		if math.Abs(got[i]-want) > 1e-6 {
+			t.Errorf("image %d: overlap %.6f, want %.6f", i, got[i], want)
+		}
+	}
+	// An image with no labels at all shares nothing.
+	if got := labelScores([][]vision.Label{nil, ls("liner", 1.0)}, refs); got[0] != 0 || got[1] <= 0 {
+		t.Errorf("no labels: %v", got)
+	}
+}
+
 // localLabeler opens the real MobileNetV2 labeler, or skips.
 func localLabeler(t *testing.T) vision.Labeler {
 	t.Helper()
 	if _, err := vision.RuntimeLibrary(); err != nil {
 		t.Skipf("no ONNX Runtime: %v", err)
 	}
-	l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: 5})
+	l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: LabelsPerImage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +287,66 @@ func TestOffTopicWithModel(t *testing.T) {
 	}
 	if m := sum.Classes["destroyers"].OffTopic.Method; m != MethodReference {
 		t.Errorf("auto with references chose %q", m)
+	}
+}
+
+// TestLabelViewFindsLookalikes: boats that MobileNetV2 embeds close to
+// destroyers are labelled as what they are (canoe, yawl, ...), so the
+// reference method's label view flags boats that its embedding view alone
+// lets through, without flagging destroyers.
+func TestLabelViewFindsLookalikes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("labels 58 photos with the real model")
+	}
+	l := localLabeler(t)
+	p, junk, refs := offTopicMix(t)
+	add := func(glob string, n int) {
+		files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t), "images", glob))
+		slices.Sort(files)
+		for _, f := range files[:n] {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			junk[p.add("destroyers", data)] = "boat"
+		}
+	}
+	add("boats/train/Sailboats/*.jpg", 4)
+	add("boats/train/Fishing Boats/*.jpg", 4)
+	cfg := Default()
+	cfg.Disable = []string{ReasonTooSmall, ReasonDuplicate}
+	boats := map[bool]float64{}
+	for _, withLabels := range []bool{false, true} {
+		cfg.OffTopic.MinLabelOverlap = 0
+		if withLabels {
+			cfg.OffTopic.MinLabelOverlap = Default().OffTopic.MinLabelOverlap
+		}
+		sum, _ := p.run(Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: MethodReference, References: refs}}})
+		flags, err := Flags(context.Background(), p.cat, ReasonOffTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prec, rec, recBoats := precisionRecall(flags, junk, "boat")
+		ot := sum.Classes["destroyers"].OffTopic
+		t.Logf("label view %v: precision %.2f recall %.2f, on the boats %.2f (label median %.3f threshold %.3f)",
+			withLabels, prec, rec, recBoats, ot.LabelMedian, ot.LabelThreshold)
+		if prec < 0.9 {
+			t.Errorf("label view %v: precision %.2f", withLabels, prec)
+		}
+		if withLabels != (ot.LabelThreshold > 0) {
+			t.Errorf("label view %v: summary %+v", withLabels, ot)
+		}
+		boats[withLabels] = recBoats
+		if withLabels {
+			for _, f := range flags {
+				if strings.HasPrefix(f.Detail, "label overlap") && !strings.Contains(f.Detail, "its labels: ") {
+					t.Errorf("flag detail %q does not name the labels", f.Detail)
+				}
+			}
+		}
+	}
+	if boats[true] <= boats[false] {
+		t.Errorf("boats found with the label view %.2f, without %.2f: the label view added nothing", boats[true], boats[false])
 	}
 }
 

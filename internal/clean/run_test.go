@@ -357,6 +357,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	badConfig := Default()
 	badConfig.OffTopic.Method = "vibes"
 	badConfig.DarkBelow = 300
+	badConfig.OffTopic.MinLabelOverlap = 1.5
 	for _, tc := range []struct {
 		name string
 		o    Options
@@ -387,8 +388,9 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	if err != nil {
 		t.Errorf("the defaults are invalid: %v", err)
 	}
-	if err := badConfig.Validate(); err == nil || !strings.Contains(err.Error(), "off_topic.method") || !strings.Contains(err.Error(), "dark_below") {
-		t.Errorf("Validate: %v; want both problems named by key", err)
+	if err := badConfig.Validate(); err == nil || !strings.Contains(err.Error(), "off_topic.method") || !strings.Contains(err.Error(), "dark_below") ||
+		!strings.Contains(err.Error(), "off_topic.min_label_overlap") {
+		t.Errorf("Validate: %v; want every problem named by key", err)
 	}
 	var c Config
 	if c.Validate() == nil {

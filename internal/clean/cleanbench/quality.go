@@ -117,7 +117,7 @@ func bySource(s Score) string {
 var sourceOrder = []string{srcPositive, srcCIFAR, srcEmpty, srcBoats, "exact", "re-encoded", "resized", "cropped"}
 
 const (
-	srcPositive = "destroyers"
+	srcPositive = "class photos"
 	srcCIFAR    = "CIFAR-10"
 	srcEmpty    = "empty frames"
 	srcBoats    = "other boats"
@@ -152,7 +152,7 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 		return rep, fmt.Errorf("cleanbench: the shared photos: %w", err)
 	}
 	if o.Labeler == nil {
-		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{})
+		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: clean.LabelsPerImage})
 		if err != nil {
 			return rep, err
 		}
@@ -267,6 +267,9 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 		s := Score{Name: method, Note: sum.Classes[class].OffTopic.Skipped}
 		if ot := sum.Classes[class].OffTopic; ot.Threshold != 0 {
 			s.Note = fmt.Sprintf("similarity threshold %.3f (median %.3f, sigma %.3f)", ot.Threshold, ot.Median, ot.Sigma)
+			if ot.LabelThreshold != 0 {
+				s.Note += fmt.Sprintf(", label overlap threshold %.3f (median %.3f)", ot.LabelThreshold, ot.LabelMedian)
+			}
 		}
 		flags, err := clean.Flags(ctx, cat, clean.ReasonOffTopic)
 		if err != nil {
