@@ -180,8 +180,8 @@ func TestModelInputChangesNothing(t *testing.T) {
 // offTopicMix is a class of real destroyer photos with planted junk: CIFAR
 // thumbnails and empty webcam frames (clear junk) and kayaks (boats, which
 // the model finds harder to tell from warships). refs are destroyer photos
-// outside the class.
-func offTopicMix(t *testing.T) (p *project, junk map[string]string, refs []string) {
+// outside the class. more adds further junk.
+func offTopicMix(t *testing.T, more ...junkSource) (p *project, junk map[string]string, refs []string) {
 	p = newProject(t)
 	junk = map[string]string{}
 	dir := sharedtest.Path(t, "images", "boats", "train", "Destroyers")
@@ -200,22 +200,44 @@ func offTopicMix(t *testing.T) (p *project, junk map[string]string, refs []strin
 		}
 		p.add("destroyers", data)
 	}
-	add := func(glob string, n int, kind string) {
-		files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t), "images", glob))
+	sources := append([]junkSource{
+		{"cifar10-subset/train/cat/*.jpg", 2, "clear"},
+		{"cifar10-subset/train/truck/*.jpg", 2, "clear"},
+		{"find-the-ship/set-A_train/empty/*.jpg", 2, "clear"},
+		{"boats/train/Kayaks/*.jpg", 2, "boat"},
+	}, more...)
+	for _, src := range sources {
+		files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t), "images", src.glob))
 		slices.Sort(files)
-		for _, f := range files[:n] {
+		for _, f := range files[:src.n] {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			junk[p.add("destroyers", data)] = kind
+			junk[p.add("destroyers", data)] = src.kind
 		}
 	}
-	add("cifar10-subset/train/cat/*.jpg", 2, "clear")
-	add("cifar10-subset/train/truck/*.jpg", 2, "clear")
-	add("find-the-ship/set-A_train/empty/*.jpg", 2, "clear")
-	add("boats/train/Kayaks/*.jpg", 2, "boat")
 	return p, junk, refs
+}
+
+// junkSource is the first n shared images matching glob, junk of a kind.
+type junkSource struct {
+	glob string
+	n    int
+	kind string
+}
+
+// judgeDestroyers runs clean on an offTopicMix class and scores its
+// off-topic flags: precision and recall, and recall on the junk of kind.
+func judgeDestroyers(t *testing.T, p *project, junk map[string]string, kind string, o Options) (ot OffTopicSummary, flags []Flag, prec, rec, recKind float64) {
+	t.Helper()
+	sum, _ := p.run(o)
+	flags, err := Flags(context.Background(), p.cat, ReasonOffTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prec, rec, recKind = precisionRecall(flags, junk, kind)
+	return sum.Classes["destroyers"].OffTopic, flags, prec, rec, recKind
 }
 
 // precisionRecall scores the flags against all the junk, and the recall
@@ -258,13 +280,8 @@ func TestOffTopicWithModel(t *testing.T) {
 		{MethodOutlier, nil, 0.85, 1},
 		{MethodLabels, refs, 0.5, 0.8},
 	} {
-		sum, _ := p.run(Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: tc.method, References: tc.refs}}})
-		flags, err := Flags(context.Background(), p.cat, ReasonOffTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prec, rec, recClear := precisionRecall(flags, junk, "clear")
-		ot := sum.Classes["destroyers"].OffTopic
+		ot, flags, prec, rec, recClear := judgeDestroyers(t, p, junk, "clear",
+			Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: tc.method, References: tc.refs}}})
 		t.Logf("%s: precision %.2f recall %.2f, on the clear junk %.2f (%d flagged; median %.3f sigma %.3f threshold %.3f)",
 			tc.method, prec, rec, recClear, len(flags), ot.Median, ot.Sigma, ot.Threshold)
 		if prec < tc.minP || recClear < tc.minR {
@@ -299,20 +316,7 @@ func TestLabelViewFindsLookalikes(t *testing.T) {
 		t.Skip("labels 58 photos with the real model")
 	}
 	l := localLabeler(t)
-	p, junk, refs := offTopicMix(t)
-	add := func(glob string, n int) {
-		files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t), "images", glob))
-		slices.Sort(files)
-		for _, f := range files[:n] {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			junk[p.add("destroyers", data)] = "boat"
-		}
-	}
-	add("boats/train/Sailboats/*.jpg", 4)
-	add("boats/train/Fishing Boats/*.jpg", 4)
+	p, junk, refs := offTopicMix(t, junkSource{"boats/train/Sailboats/*.jpg", 4, "boat"}, junkSource{"boats/train/Fishing Boats/*.jpg", 4, "boat"})
 	cfg := Default()
 	cfg.Disable = []string{ReasonTooSmall, ReasonDuplicate}
 	boats := map[bool]float64{}
@@ -321,13 +325,8 @@ func TestLabelViewFindsLookalikes(t *testing.T) {
 		if withLabels {
 			cfg.OffTopic.MinLabelOverlap = Default().OffTopic.MinLabelOverlap
 		}
-		sum, _ := p.run(Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: MethodReference, References: refs}}})
-		flags, err := Flags(context.Background(), p.cat, ReasonOffTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prec, rec, recBoats := precisionRecall(flags, junk, "boat")
-		ot := sum.Classes["destroyers"].OffTopic
+		ot, flags, prec, rec, recBoats := judgeDestroyers(t, p, junk, "boat",
+			Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: MethodReference, References: refs}}})
 		t.Logf("label view %v: precision %.2f recall %.2f, on the boats %.2f (label median %.3f threshold %.3f)",
 			withLabels, prec, rec, recBoats, ot.LabelMedian, ot.LabelThreshold)
 		if prec < 0.9 {
