@@ -14,7 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,6 +223,10 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 	// URLs seen in this search, to spot an engine that repeats its last page
 	// (bounded by the results of one query, not by the catalog).
 	seen := map[string]bool{}
+	// Results for classes the project does not have (a folder "zumwalts"
+	// beside the class "zumwalt"), counted for a note instead of dropped
+	// without a word.
+	unknown := map[string]int{}
 	for page := 0; src.MaxPages == 0 || page < src.MaxPages; page++ {
 		if want > 0 && found >= want {
 			break
@@ -252,6 +259,7 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 				}
 			}
 			if !known[cl] {
+				unknown[cl]++
 				continue
 			}
 			rank++
@@ -295,6 +303,17 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 			sum.Failed++
 			sum.ByCause[src.SkipCause]++
 		}
+	}
+	if len(unknown) > 0 {
+		names := slices.Sorted(maps.Keys(unknown))
+		var parts []string
+		for _, n := range names {
+			parts = append(parts, fmt.Sprintf("%q (%d)", n, unknown[n]))
+		}
+		note := fmt.Sprintf("%s: passed over images of classes scour.yaml does not list: %s; add them to scour.yaml's classes, or correct the names",
+			label, strings.Join(parts, ", "))
+		sum.Notes = append(sum.Notes, note)
+		progress.Warn(g.Events, "search", note)
 	}
 	if want > 0 && found < want {
 		note := fmt.Sprintf("%s: found %d URLs of %d asked for", label, found, want)
