@@ -101,12 +101,15 @@ func dot(a, b []float32) float64 {
 }
 
 // referenceScores is each embedding's highest similarity to a reference.
-func referenceScores(embs, refs [][]float32) []float64 {
-	out := make([]float64, len(embs))
-	for i, e := range embs {
+func referenceScores(embs, refs [][]float32) []float64 { return bestScores(embs, refs, dot) }
+
+// bestScores is each vector's highest similarity to a reference.
+func bestScores[V any](vs []V, refs [][]float32, sim func(V, []float32) float64) []float64 {
+	out := make([]float64, len(vs))
+	for i, v := range vs {
 		out[i] = -1
 		for _, r := range refs {
-			out[i] = max(out[i], dot(e, r))
+			out[i] = max(out[i], sim(v, r))
 		}
 	}
 	return out
@@ -123,20 +126,22 @@ func referenceScores(embs, refs [][]float32) []float64 {
 // 1.00/0.84, Carriers 1.00/0.64 -> 1.00/0.72, Submarines 1.00/0.52 ->
 // 1.00/0.64, Cruise Ships 1.00/0.60 -> 1.00/0.68.
 func centroidScores(embs, refs [][]float32) []float64 {
-	first := referenceScores(embs, refs)
+	return anchoredScores(embs, refs, dot, addDense)
+}
+
+// anchoredScores is centroidScores for vectors of any representation V:
+// sim is the cosine similarity of a V and a dense unit vector, add adds a
+// V into a dense sum. References are dense.
+func anchoredScores[V any](vs []V, refs [][]float32, sim func(V, []float32) float64, add func(V, []float64)) []float64 {
+	first := bestScores(vs, refs, sim)
 	m := median(first)
 	c := make([]float64, len(refs[0]))
-	add := func(e []float32) {
-		for j, v := range e {
-			c[j] += float64(v)
-		}
-	}
 	for _, r := range refs {
-		add(r)
+		addDense(r, c)
 	}
-	for i, e := range embs {
+	for i, v := range vs {
 		if first[i] >= m {
-			add(e)
+			add(v, c)
 		}
 	}
 	var norm float64
@@ -146,13 +151,21 @@ func centroidScores(embs, refs [][]float32) []float64 {
 	norm = math.Sqrt(norm)
 	centre := make([]float32, len(c))
 	for j, v := range c {
-		centre[j] = float32(v / norm)
+		if norm > 0 { // all zero (references without a label): every score 0, nothing stands out
+			centre[j] = float32(v / norm)
+		}
 	}
-	out := make([]float64, len(embs))
-	for i, e := range embs {
-		out[i] = dot(e, centre)
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		out[i] = sim(v, centre)
 	}
 	return out
+}
+
+func addDense(v []float32, sum []float64) {
+	for j, x := range v {
+		sum[j] += float64(x)
+	}
 }
 
 // LabelsPerImage is how many labels the local labeler should keep per image
@@ -170,41 +183,69 @@ const LabelsPerImage = 30
 // even when its picture embeds close to the class (a fishing boat among
 // destroyers), which is where the embedding alone fails.
 func labelScores(labels, refs [][]vision.Label) []float64 {
-	index := map[string]int{}
+	index := map[string]int32{}
 	for _, set := range [][][]vision.Label{refs, labels} {
 		for _, ls := range set {
 			for _, l := range ls {
 				if _, ok := index[l.Name]; !ok {
-					index[l.Name] = len(index)
+					index[l.Name] = int32(len(index))
 				}
 			}
 		}
 	}
-	vec := func(ls []vision.Label) []float32 {
-		v := make([]float32, len(index))
+	// Square roots of the confidences, scaled onto the unit sphere, so that
+	// the dot product of two vectors is the coefficient of the two
+	// distributions renormalised over the labels kept. Images are sparse
+	// (k labels each) to keep memory per image small in a large class.
+	vec := func(ls []vision.Label) sparseVec {
+		var v sparseVec
 		var n float64
 		for _, l := range ls {
-			v[index[l.Name]] = float32(math.Sqrt(max(l.Confidence, 0)))
-			n += max(l.Confidence, 0)
-		}
-		if n > 0 {
-			// On the unit sphere, so that the dot product of two
-			// vectors is the coefficient of the renormalised distributions.
-			for i := range v {
-				v[i] /= float32(math.Sqrt(n))
+			if l.Confidence > 0 {
+				v.idx = append(v.idx, index[l.Name])
+				v.val = append(v.val, float32(math.Sqrt(l.Confidence)))
+				n += l.Confidence
 			}
+		}
+		for i := range v.val {
+			v.val[i] /= float32(math.Sqrt(n))
 		}
 		return v
 	}
-	vs := make([][]float32, len(labels))
+	vs := make([]sparseVec, len(labels))
 	for i, ls := range labels {
 		vs[i] = vec(ls)
 	}
 	rs := make([][]float32, len(refs))
 	for i, ls := range refs {
-		rs[i] = vec(ls)
+		rs[i] = make([]float32, len(index))
+		r := vec(ls)
+		for k, j := range r.idx {
+			rs[i][j] = r.val[k]
+		}
 	}
-	return centroidScores(vs, rs)
+	return anchoredScores(vs, rs, sparseVec.dot, sparseVec.addTo)
+}
+
+// sparseVec is a vector given by its non-zero entries.
+type sparseVec struct {
+	idx []int32
+	val []float32
+}
+
+func (v sparseVec) dot(d []float32) float64 {
+	var s float64
+	for k, j := range v.idx {
+		s += float64(v.val[k]) * float64(d[j])
+	}
+	return s
+}
+
+// addTo adds v into a dense sum.
+func (v sparseVec) addTo(sum []float64) {
+	for k, j := range v.idx {
+		sum[j] += float64(v.val[k])
+	}
 }
 
 // neighbourScores is each embedding's mean similarity to its k nearest

@@ -125,9 +125,13 @@ func TestLabelScores(t *testing.T) {
 			t.Errorf("image %d: overlap %.6f, want %.6f", i, got[i], want)
 		}
 	}
-	// An image with no labels at all shares nothing.
+	// An image with no labels at all shares nothing; with no labels
+	// anywhere every score is 0 (not NaN, which would break --json).
 	if got := labelScores([][]vision.Label{nil, ls("liner", 1.0)}, refs); got[0] != 0 || got[1] <= 0 {
 		t.Errorf("no labels: %v", got)
+	}
+	if got := labelScores([][]vision.Label{nil, nil}, [][]vision.Label{nil}); got[0] != 0 || got[1] != 0 {
+		t.Errorf("no labels anywhere: %v", got)
 	}
 }
 
