@@ -342,9 +342,13 @@ func TestLabelViewFindsLookalikes(t *testing.T) {
 		boats[withLabels] = recBoats
 		if withLabels {
 			for _, f := range flags {
-				if strings.HasPrefix(f.Detail, "label overlap") && !strings.Contains(f.Detail, "its labels: ") {
+				if !strings.HasPrefix(f.Detail, "label overlap") {
+					continue
+				}
+				if !strings.Contains(f.Detail, "its labels: ") {
 					t.Errorf("flag detail %q does not name the labels", f.Detail)
 				}
+				t.Logf("%s (%s)", f.Detail, junk[f.SHA256])
 			}
 		}
 	}
