@@ -375,39 +375,13 @@ type done struct {
 }
 
 func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error {
-	// taken counts, per class, images kept plus downloads in flight, so that
-	// a class stops at its target instead of overshooting by the number of
-	// workers.
-	targets := map[string]int{}
-	taken := map[string]int{}
+	q := newQuota(ctx)
 	for _, c := range o.Classes {
-		targets[c.Name] = c.Target
 		n, err := g.Cat.CountKept(ctx, c.Name)
 		if err != nil {
 			return err
 		}
-		taken[c.Name] = n
-	}
-	var takenMu sync.Mutex
-	full := func(class string) bool {
-		takenMu.Lock()
-		defer takenMu.Unlock()
-		t, ok := targets[class]
-		return !ok || (t > 0 && taken[class] >= t)
-	}
-	reserve := func(class string) bool {
-		takenMu.Lock()
-		defer takenMu.Unlock()
-		if t := targets[class]; t > 0 && taken[class] >= t {
-			return false
-		}
-		taken[class]++
-		return true
-	}
-	release := func(class string) {
-		takenMu.Lock()
-		taken[class]--
-		takenMu.Unlock()
+		q.set(c.Name, c.Target, n)
 	}
 
 	byState, _, err := g.Cat.CountURLs(ctx)
@@ -432,13 +406,13 @@ func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if !reserve(j.row.Class) {
+				if !q.reserve(j.row.Class) {
 					// Leave it pending: a later run with a higher target takes it.
 					continue
 				}
 				d := g.fetchOne(ctx, j.row)
 				if d.out.Image == nil {
-					release(j.row.Class)
+					q.settle(j.row.Class, false)
 				}
 				results <- d
 			}
@@ -447,12 +421,20 @@ func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error 
 
 	writerErr := make(chan error, 1)
 	go func() {
-		writerErr <- g.writer(ctx, cancel, o, results, sum, release)
+		err := g.writer(ctx, cancel, o, results, sum, q.settle)
+		if err != nil {
+			// The catalog refused a write: stop, and keep taking results so
+			// that no worker blocks on a full channel.
+			cancel(err)
+			for range results {
+			}
+		}
+		writerErr <- err
 	}()
 
 	feedErr := g.Cat.ForEachTodo(ctx, 512, o.RetryFailed, func(rows []catalog.URLRow) error {
 		for _, r := range rows {
-			if full(r.Class) {
+			if q.full(r.Class) {
 				continue
 			}
 			select {
@@ -523,10 +505,9 @@ func ImageKey(class, sha, format string) string {
 // writer commits outcomes in batches: one transaction per batch keeps the
 // catalog fast, and since outcomes are recorded only after their bytes are
 // stored, a crash loses at most a batch of records, which the next run
-// simply redoes.
-// notKept is called for each fetched image that turned out to be a
-// duplicate, giving its class's reservation back.
-func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o Options, in <-chan done, sum *Summary, notKept func(string)) error {
+// simply redoes. settle is told, for each download that brought an image,
+// whether the image was kept or was a duplicate.
+func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o Options, in <-chan done, sum *Summary, settle func(class string, kept bool)) error {
 	var batch []done
 	var fatal error
 	flush := func() error {
@@ -547,9 +528,10 @@ func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o O
 			switch r.State {
 			case catalog.StateDone:
 				sum.Kept++
+				settle(d.row.Class, true)
 			case catalog.StateDuplicate:
 				sum.Duplicates++
-				notKept(d.row.Class)
+				settle(d.row.Class, false)
 				if d.key != "" && r.Duplicate != nil && r.Duplicate.Key != d.key {
 					// We wrote a second copy under another class: remove it.
 					g.Store.Delete(context.WithoutCancel(ctx), d.key)
@@ -610,4 +592,79 @@ func SortedCauses(m map[string]int) []string {
 		return keys[i] < keys[j]
 	})
 	return keys
+}
+
+// quota counts, per class, the images kept and the downloads whose outcome
+// is not settled yet, so that a class stops at its target instead of
+// overshooting by the number of workers. While downloads are open, a class
+// at its target is not full yet: one of them may fail or prove a duplicate
+// and free its place. So reserve waits for them to settle rather than
+// giving up, which left classes short of a target they could reach.
+type quota struct {
+	ctx  context.Context
+	mu   sync.Mutex
+	cond *sync.Cond
+	q    map[string]*classQuota
+}
+
+type classQuota struct {
+	target, kept, open int
+}
+
+// newQuota returns a quota whose waits end when ctx is done.
+func newQuota(ctx context.Context) *quota {
+	q := &quota{ctx: ctx, q: map[string]*classQuota{}}
+	q.cond = sync.NewCond(&q.mu)
+	context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	return q
+}
+
+// set declares a class, its target (0 = no limit) and the images it has.
+func (q *quota) set(class string, target, kept int) {
+	q.q[class] = &classQuota{target: target, kept: kept}
+}
+
+// full says whether a class has all it wants (or is unknown); a cheap test
+// for the feeder, which does not wait.
+func (q *quota) full(class string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c, ok := q.q[class]
+	return !ok || (c.target > 0 && c.kept >= c.target)
+}
+
+// reserve takes a place for one download of class. It returns false when
+// the class is full or ctx is done, and waits while the class's places
+// are all held by open downloads.
+func (q *quota) reserve(class string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c, ok := q.q[class]
+	for ok && q.ctx.Err() == nil {
+		switch {
+		case c.target == 0 || c.kept+c.open < c.target:
+			c.open++
+			return true
+		case c.open == 0:
+			return false
+		}
+		q.cond.Wait()
+	}
+	return false
+}
+
+// settle ends a reserved download: kept says whether it added an image.
+func (q *quota) settle(class string, kept bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c := q.q[class]
+	c.open--
+	if kept {
+		c.kept++
+	}
+	q.cond.Broadcast()
 }

@@ -410,3 +410,100 @@ func TestGatherReadOnlyProject(t *testing.T) {
 		t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
 	}
 }
+
+// TestGatherCatalogRefusesWrites: when the catalog cannot record outcomes
+// (its disk fails mid-run), gather stops with the error instead of hanging
+// with its workers blocked, and a later run records everything.
+func TestGatherCatalogRefusesWrites(t *testing.T) {
+	imgs := photos(t, 30)
+	w := newWorld(t, imgs)
+	list, want := w.list(t, 30, 10)
+	r := newRig(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := r.cat.DB().ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON images
+		BEGIN SELECT RAISE(ABORT, 'simulated: disk I/O error'); END`); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		_, err := r.run(t, ctx, list, nil)
+		ch <- result{err}
+	}()
+	select {
+	case res := <-ch:
+		if res.err == nil || !strings.Contains(res.err.Error(), "simulated: disk I/O error") {
+			t.Fatalf("run with a catalog that refuses writes: %v", res.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gather hung when the catalog refused a write")
+	}
+	by, _, _ := r.cat.CountURLs(ctx)
+	if by[catalog.StateDone] != 0 {
+		t.Fatalf("states after the refused writes: %v", by)
+	}
+
+	if _, err := r.cat.DB().ExecContext(ctx, `DROP TRIGGER refuse`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.run(t, ctx, list, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.check(t, want)
+}
+
+// TestQuota: a class at its target with downloads still open is not full:
+// a worker waits for them, and takes the place of one that fails.
+func TestQuota(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := newQuota(ctx)
+	q.set("ships", 2, 1) // one image already kept
+	q.set("boats", 0, 5) // no limit
+	if !q.reserve("ships") {
+		t.Fatal("first place refused")
+	}
+	got := make(chan bool)
+	go func() { got <- q.reserve("ships") }()
+	select {
+	case r := <-got:
+		t.Fatalf("reserve returned %v while the class's last place was held", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if q.full("ships") {
+		t.Fatal("full while a download is open")
+	}
+	q.settle("ships", false) // that download failed: its place is free
+	if r := <-got; !r {
+		t.Fatal("the freed place was not taken")
+	}
+	q.settle("ships", true)
+	if !q.full("ships") || q.reserve("ships") {
+		t.Fatal("a class at its target took another download")
+	}
+	for range 100 {
+		if !q.reserve("boats") {
+			t.Fatal("a class without a target refused a download")
+		}
+	}
+	if q.reserve("planes") || !q.full("planes") {
+		t.Fatal("an unknown class took a download")
+	}
+
+	// A waiter wakes, empty-handed, when the run is cancelled.
+	q.set("tugs", 1, 0)
+	q.reserve("tugs")
+	go func() { got <- q.reserve("tugs") }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case r := <-got:
+		if r {
+			t.Fatal("reserve succeeded after cancel")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting reserve did not wake on cancel")
+	}
+}
