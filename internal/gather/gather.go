@@ -525,13 +525,16 @@ func (g *Gatherer) writer(ctx context.Context, stop context.CancelCauseFunc, o O
 		for i, r := range res {
 			d := batch[i]
 			sum.Fetched++
+			if d.out.Image != nil {
+				// Whatever the catalog made of it, the download is over
+				// (a reservation left open would stall its class).
+				settle(d.row.Class, r.State == catalog.StateDone)
+			}
 			switch r.State {
 			case catalog.StateDone:
 				sum.Kept++
-				settle(d.row.Class, true)
 			case catalog.StateDuplicate:
 				sum.Duplicates++
-				settle(d.row.Class, false)
 				if d.key != "" && r.Duplicate != nil && r.Duplicate.Key != d.key {
 					// We wrote a second copy under another class: remove it.
 					g.Store.Delete(context.WithoutCancel(ctx), d.key)
