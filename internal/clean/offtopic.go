@@ -174,6 +174,13 @@ func addDense(v []float32, sum []float64) {
 // a little worse), and the labels method its top_k of them.
 const LabelsPerImage = 30
 
+// NewLocalLabeler opens the embedded MobileNetV2 the way clean caches its
+// results: LabelsPerImage labels per image. batch is images per inference
+// run; 0 takes the labeler's default.
+func NewLocalLabeler(batch int) (*vision.Local, error) {
+	return vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: LabelsPerImage, BatchSize: batch})
+}
+
 // labelScores is each image's label overlap with its class: the
 // Bhattacharyya coefficient Σ√(p·q) between the image's label distribution
 // p and the class's anchored label profile q (see centroidScores), on the

@@ -141,7 +141,7 @@ func localLabeler(t *testing.T) vision.Labeler {
 	if _, err := vision.RuntimeLibrary(); err != nil {
 		t.Skipf("no ONNX Runtime: %v", err)
 	}
-	l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: LabelsPerImage})
+	l, err := NewLocalLabeler(0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func CleanClasses(p *project.Project) []clean.Class {
 // returns nil and says so through events: clean then runs its model-free
 // checks only.
 func LocalLabeler(events progress.Sink) (vision.Labeler, error) {
-	l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: clean.LabelsPerImage})
+	l, err := clean.NewLocalLabeler(0)
 	if errors.Is(err, vision.ErrNoRuntime) {
 		progress.Warn(events, "clean", err.Error())
 		return nil, nil

@@ -152,7 +152,7 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 		return rep, fmt.Errorf("cleanbench: the shared photos: %w", err)
 	}
 	if o.Labeler == nil {
-		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{TopK: clean.LabelsPerImage})
+		l, err := clean.NewLocalLabeler(0)
 		if err != nil {
 			return rep, err
 		}

@@ -81,7 +81,7 @@ func Speed(ctx context.Context, o SpeedOptions) (SpeedReport, error) {
 	}
 	rep.Images = len(files)
 	if o.Labeler == nil {
-		l, err := vision.NewLocal(vision.MobileNetV2(), vision.LocalOptions{BatchSize: o.BatchSize, TopK: clean.LabelsPerImage})
+		l, err := clean.NewLocalLabeler(o.BatchSize)
 		if err != nil {
 			return rep, err
 		}
