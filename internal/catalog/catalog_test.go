@@ -218,3 +218,27 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestScoresRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "scour.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in := []Score{{SHA256: "a", OffTopic: 0.7, OffTopicThreshold: 0.5, OffTopicMethod: "project", Misfiled: 0.9, MisfiledThreshold: 0.8, Suggest: "Cruise Ships"}, {SHA256: "b"}}
+	if err := c.SaveScores(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	in[0].OffTopic = 0.2 // a later run overwrites
+	if err := c.SaveScores(ctx, in[:1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Scores(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["a"] != in[0] || got["b"] != in[1] {
+		t.Fatalf("scores = %+v, want %+v", got, in)
+	}
+}
