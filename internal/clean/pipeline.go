@@ -240,13 +240,7 @@ func get(ctx context.Context, s store.Store, key string) ([]byte, error) {
 // labelSide, as packed RGBA.
 func modelInput(img image.Image) image.Image {
 	w, h := imaging.ScaleShorter(img.Bounds().Size(), labelSide)
-	rgb := imaging.ResizeRGB(img, w, h)
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range w * h {
-		copy(out.Pix[4*i:4*i+3], rgb[3*i:3*i+3])
-		out.Pix[4*i+3] = 255
-	}
-	return out
+	return imaging.ResizeRGBA(img, w, h)
 }
 
 // label runs one batch through the labeler. After a whole-call failure

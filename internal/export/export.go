@@ -7,8 +7,6 @@ package export
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/scour-dev/scour/internal/catalog"
 )
@@ -28,21 +26,3 @@ func CatalogRows(ctx context.Context, c *catalog.Catalog) Rows {
 // Opener returns the bytes of the image stored under key (ExportRow.Key).
 // A store's Get, bound to a context, is one.
 type Opener func(key string) (io.ReadCloser, error)
-
-// createTemp opens a hidden temporary file beside final, so that renaming it
-// into place is atomic: readers see the whole file or none.
-func createTemp(final string) (*os.File, error) {
-	return os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
-}
-
-// commit makes a finished temporary file durable and gives it its name.
-func commit(f *os.File, final string) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), final)
-}

@@ -3,8 +3,9 @@ package export
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
+
+	"github.com/scour-dev/scour/internal/atomicfile"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -52,17 +53,11 @@ const parquetBatch = 1024
 // interrupted export leaves no file, or the previous one. It returns the
 // number of rows written.
 func WriteParquet(ctx context.Context, rows Rows, path string) (int, error) {
-	f, err := createTemp(path)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return 0, fmt.Errorf("parquet: %w", err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	defer f.Abort()
 	w := parquet.NewGenericWriter[ParquetRow](f,
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(parquetRowGroup),
@@ -98,8 +93,7 @@ func WriteParquet(ctx context.Context, rows Rows, path string) (int, error) {
 		err = w.Close()
 	}
 	if err == nil {
-		err = commit(f, path)
-		committed = err == nil
+		err = f.Commit(0o644)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("parquet: %w", err)

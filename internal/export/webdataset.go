@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
+
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/imaging"
 )
@@ -230,15 +232,15 @@ func sampleTime(fetchedAt string) time.Time {
 // into place by finish.
 type shardWriter struct {
 	dir   string
-	done  []string // finished shard paths
-	f     *os.File // the open shard's temporary file, nil between shards
+	done  []string         // finished shard paths
+	f     *atomicfile.File // the open shard's temporary file, nil between shards
 	tw    *tar.Writer
 	count int // samples in the open shard
 }
 
 func (w *shardWriter) write(name string, data []byte, mtime time.Time) error {
 	if w.f == nil {
-		f, err := createTemp(filepath.Join(w.dir, shardName(len(w.done))))
+		f, err := atomicfile.Create(filepath.Join(w.dir, shardName(len(w.done))))
 		if err != nil {
 			return err
 		}
@@ -268,7 +270,7 @@ func (w *shardWriter) finish() error {
 	final := filepath.Join(w.dir, shardName(len(w.done)))
 	err := w.tw.Close()
 	if err == nil {
-		err = commit(w.f, final)
+		err = w.f.Commit(0o644)
 	}
 	if err != nil {
 		w.abort()
@@ -284,8 +286,7 @@ func (w *shardWriter) abort() {
 	if w.f == nil {
 		return
 	}
-	w.f.Close()
-	os.Remove(w.f.Name())
+	w.f.Abort()
 	w.f, w.tw = nil, nil
 }
 

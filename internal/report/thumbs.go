@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"image"
-	"image/jpeg"
 
 	"github.com/scour-dev/scour/internal/imaging"
 )
@@ -38,29 +36,11 @@ func dataURI(pic Picture) (template.URL, error) {
 	if img == nil {
 		return "", errors.New("no image: set Picture.Encoded or Picture.Image")
 	}
-	b := img.Bounds()
-	if b.Empty() {
-		return "", fmt.Errorf("empty image %v", b)
-	}
-	w, h := b.Dx(), b.Dy()
-	if w > ThumbSize || h > ThumbSize {
-		if w >= h {
-			w, h = ThumbSize, max(1, h*ThumbSize/w)
-		} else {
-			w, h = max(1, w*ThumbSize/h), ThumbSize
-		}
-	}
-	rgb := imaging.ResizeRGB(img, w, h)
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range w * h {
-		copy(out.Pix[4*i:4*i+3], rgb[3*i:3*i+3])
-		out.Pix[4*i+3] = 0xFF
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: 85}); err != nil {
+	b, err := imaging.Thumbnail(img, ThumbSize)
+	if err != nil {
 		return "", err
 	}
-	return encodeURI("image/jpeg", buf.Bytes()), nil
+	return encodeURI("image/jpeg", b), nil
 }
 
 // encodeURI builds the data: URI. The bytes are base64 of data this package

@@ -1,12 +1,8 @@
 package review
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"image"
-	"image/jpeg"
 	"io"
 	"path/filepath"
 
@@ -78,12 +74,7 @@ func (s *Server) readImage(ctx context.Context, key string) ([]byte, error) {
 	if err := store.ValidKey(key); err != nil {
 		return nil, err
 	}
-	rc, err := s.o.Store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readLimited(rc, key)
+	return store.ReadAll(ctx, s.o.Store, key, maxPictureBytes)
 }
 
 func readLimited(r io.Reader, name string) ([]byte, error) {
@@ -112,31 +103,5 @@ func (s *Server) render(ctx context.Context, data []byte, side int) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	b := img.Bounds()
-	if b.Empty() {
-		return nil, errors.New("empty image")
-	}
-	w, h := fit(b.Dx(), b.Dy(), side)
-	rgb := imaging.ResizeRGB(img, w, h)
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range w * h {
-		copy(out.Pix[4*i:4*i+3], rgb[3*i:3*i+3])
-		out.Pix[4*i+3] = 0xFF
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: 85}); err != nil {
-		return nil, fmt.Errorf("encoding a thumbnail: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// fit scales w x h down, never up, so its longest side is at most side.
-func fit(w, h, side int) (int, int) {
-	switch {
-	case w <= side && h <= side:
-		return w, h
-	case w >= h:
-		return side, max(1, h*side/w)
-	}
-	return max(1, w*side/h), side
+	return imaging.Thumbnail(img, side)
 }

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
+
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/store"
@@ -281,22 +283,10 @@ func ClearDone(ctx context.Context, st store.Store, s Spec) error {
 }
 
 func writeFile(path string, r io.Reader) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
 		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".dl-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 func init() {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
+
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/progress"
@@ -157,25 +159,17 @@ func Export(ctx context.Context, cat *catalog.Catalog, st store.Store, dir strin
 }
 
 func copyOut(ctx context.Context, st store.Store, key, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return errkind.Fatal(err)
-	}
 	r, err := st.Get(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".export-*")
+	err = atomicfile.Write(dst, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 	if err != nil {
-		return errkind.Fatal(err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
 		return errkind.Fatal(fmt.Errorf("writing %s: %w", dst, err))
 	}
-	if err := tmp.Close(); err != nil {
-		return errkind.Fatal(err)
-	}
-	return os.Rename(tmp.Name(), dst)
+	return nil
 }

@@ -8,7 +8,6 @@ package train
 import (
 	"context"
 	"fmt"
-	"io"
 	"runtime"
 	"sync"
 
@@ -108,12 +107,7 @@ func Load(ctx context.Context, st store.Store, classes []string, size int, srcs 
 }
 
 func loadPixels(ctx context.Context, st store.Store, key string, size int) ([]uint8, error) {
-	r, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
+	b, err := store.ReadAll(ctx, st, key, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/scour-dev/scour/internal/atomicfile"
 
 	"github.com/scour-dev/scour/internal/nn"
 )
@@ -119,27 +120,6 @@ func LoadCNN(path string) (Meta, *nn.Model, error) {
 	return meta, m, nil
 }
 
-// writeAtomic writes data to path through a temporary file and a rename, so
-// a kill never leaves a half-written checkpoint or model.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// writeAtomic writes data to path so that a kill never leaves a
+// half-written checkpoint or model.
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }

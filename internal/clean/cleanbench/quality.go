@@ -354,10 +354,10 @@ func plantCopies(p *benchProject, class string, originals [][]byte, n int) (map[
 			case "re-encoded":
 				data, err = jpegOf(img, 50)
 			case "resized":
-				data, err = jpegOf(rgba(imaging.ResizeRGB(img, b.Dx()*3/5, b.Dy()*3/5), b.Dx()*3/5, b.Dy()*3/5), 85)
+				data, err = jpegOf(imaging.ResizeRGBA(img, b.Dx()*3/5, b.Dy()*3/5), 85)
 			case "cropped":
 				crop := imaging.CenterCrop(b.Dx(), b.Dy(), b.Dx()*9/10, b.Dy()*9/10)
-				data, err = jpegOf(rgba(imaging.ResizeCropRGB(img, b.Dx(), b.Dy(), crop), crop.Dx(), crop.Dy()), 90)
+				data, err = jpegOf(imaging.RGBA(imaging.ResizeCropRGB(img, b.Dx(), b.Dy(), crop), crop.Dx(), crop.Dy()), 90)
 			}
 			if err != nil {
 				return nil, err
@@ -369,15 +369,6 @@ func plantCopies(p *benchProject, class string, originals [][]byte, n int) (map[
 		}
 	}
 	return out, nil
-}
-
-func rgba(rgb []uint8, w, h int) *image.RGBA {
-	m := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range w * h {
-		copy(m.Pix[4*i:], rgb[3*i:3*i+3])
-		m.Pix[4*i+3] = 255
-	}
-	return m
 }
 
 func jpegOf(img image.Image, q int) ([]byte, error) {

@@ -146,13 +146,7 @@ func bare(ctx context.Context, files [][]byte, l vision.Labeler, batch int) erro
 					continue
 				}
 				w, h := imaging.ScaleShorter(img.Bounds().Size(), 256)
-				rgb := imaging.ResizeRGB(img, w, h)
-				m := image.NewRGBA(image.Rect(0, 0, w, h))
-				for i := range w * h {
-					copy(m.Pix[4*i:], rgb[3*i:3*i+3])
-					m.Pix[4*i+3] = 255
-				}
-				ready <- m
+				ready <- imaging.ResizeRGBA(img, w, h)
 			}
 		})
 	}

@@ -55,7 +55,7 @@ func encodeUnder(img image.Image, maxBytes int) ([]byte, error) {
 		var buf bytes.Buffer
 		var src image.Image = img
 		if w != b.Dx() || h != b.Dy() {
-			src = rgbImage(imaging.ResizeRGB(img, w, h), w, h)
+			src = imaging.ResizeRGBA(img, w, h)
 		}
 		if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 90}); err != nil {
 			return nil, errkind.Permanent(fmt.Errorf("cloud: encoding JPEG: %w", err))
@@ -70,15 +70,6 @@ func encodeUnder(img image.Image, maxBytes int) ([]byte, error) {
 		f := math.Sqrt(0.9 * float64(maxBytes) / float64(buf.Len()))
 		w, h = max(1, int(float64(w)*f)), max(1, int(float64(h)*f))
 	}
-}
-
-func rgbImage(rgb []uint8, w, h int) *image.RGBA {
-	m := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range w * h {
-		copy(m.Pix[4*i:], rgb[3*i:3*i+3])
-		m.Pix[4*i+3] = 255
-	}
-	return m
 }
 
 // encodeImages turns decoded images into JPEG files for a bytes API; an
