@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/scour-dev/scour/internal/atomicfile"
-
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/catalog"
 )
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
-
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/imaging"
 )

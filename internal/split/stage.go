@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
-
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/progress"

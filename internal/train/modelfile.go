@@ -12,7 +12,6 @@ import (
 	"os"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
-
 	"github.com/scour-dev/scour/internal/nn"
 )
 
