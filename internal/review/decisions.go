@@ -25,27 +25,6 @@ const (
 	verdictDiscard = "discard"
 )
 
-// clean records what the person decided and obeys it. This table records
-// what the page needs besides: why the image was in quarantine when the
-// person decided (a kept image no longer says), where its bytes were (to
-// undo a keep) and when (to undo the last decision first). Keyed by content
-// hash, like every catalog table, so shards' catalogs still merge.
-func init() {
-	catalog.RegisterMigration(800, `
-CREATE TABLE review_decisions (
-	sha256     TEXT PRIMARY KEY,
-	decision   TEXT NOT NULL,            -- keep | discard
-	reason     TEXT NOT NULL,            -- the image's quarantine reason, score, method and key when decided
-	score      REAL NOT NULL DEFAULT 0,
-	method     TEXT NOT NULL DEFAULT '',
-	from_key   TEXT NOT NULL,
-	decided_at TEXT NOT NULL,
-	undoing    INTEGER NOT NULL DEFAULT 0 -- an undo started and not finished: recover settles it
-);
-CREATE INDEX review_decisions_at ON review_decisions(decided_at);
-`)
-}
-
 // errConflict is returned (wrapped) when a decision does not fit the
 // image's state: it is not quarantined, its bytes are missing, or there is
 // nothing to undo. The page shows the message; nothing was changed.

@@ -299,15 +299,6 @@ func writeFile(path string, r io.Reader) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-func init() {
-	catalog.RegisterMigration(900, `
-CREATE TABLE merged_shards (
-	name       TEXT PRIMARY KEY,  -- shard-0003-of-0016
-	version    TEXT NOT NULL,     -- size and time of the catalog object merged
-	merged_at  TEXT NOT NULL
-);`)
-}
-
 // MergeSummary says what a merge took.
 type MergeSummary struct {
 	Merged  []string `json:"merged"`

@@ -15,17 +15,6 @@ import (
 	"github.com/scour-dev/scour/internal/store"
 )
 
-func init() {
-	catalog.RegisterMigration(500, `
-CREATE TABLE splits (
-	sha256     TEXT PRIMARY KEY,
-	split      TEXT NOT NULL,   -- train | val | test
-	seed       INTEGER NOT NULL,
-	updated_at TEXT NOT NULL
-);
-CREATE INDEX splits_split ON splits(split);`)
-}
-
 // Summary counts images per class and set.
 type Summary struct {
 	Seed   int64                     `json:"seed"`
