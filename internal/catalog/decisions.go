@@ -89,3 +89,28 @@ func (c *Catalog) SetReviewUndoing(ctx context.Context, sha string, undoing bool
 	_, err := c.db.ExecContext(ctx, `UPDATE review_decisions SET undoing = ? WHERE sha256 = ?`, flag, sha)
 	return c.corrupt(err)
 }
+
+// CleanDecisions returns a person's decisions (keep or reject) that clean
+// obeys, by sha256.
+func (c *Catalog) CleanDecisions(ctx context.Context) (map[string]string, error) {
+	return c.pairs(ctx, `SELECT sha256, decision FROM clean_decisions`)
+}
+
+// SetCleanDecision records decision on sha in place of any earlier one.
+func (c *Catalog) SetCleanDecision(ctx context.Context, sha, decision string) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO clean_decisions(sha256, decision, decided_at) VALUES(?,?,?)
+		ON CONFLICT(sha256) DO UPDATE SET decision = excluded.decision, decided_at = excluded.decided_at`, sha, decision, now())
+	return c.corrupt(err)
+}
+
+// DeleteCleanDecision forgets the decision on sha when it is decision, or
+// whatever it is when decision is "".
+func (c *Catalog) DeleteCleanDecision(ctx context.Context, sha, decision string) error {
+	q, args := `DELETE FROM clean_decisions WHERE sha256 = ?`, []any{sha}
+	if decision != "" {
+		q += ` AND decision = ?`
+		args = append(args, decision)
+	}
+	_, err := c.db.ExecContext(ctx, q, args...)
+	return c.corrupt(err)
+}
