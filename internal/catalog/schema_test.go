@@ -134,4 +134,44 @@ func TestOldCatalogMigrates(t *testing.T) {
 	if err := c.SaveScores(ctx, []Score{{SHA256: im.SHA256, OffTopic: 1}}); err != nil {
 		t.Errorf("the table added by migration 310 takes rows: %v", err)
 	}
+
+	// Every stage's rows read back through the typed methods.
+	kept := "aa00000000000000000000000000000000000000000000000000000000000001"
+	var measured []string
+	err = c.ForEachCleanMeasure(ctx, 3, func(sha string, maxPixels int64, m CleanMeasure) error {
+		if maxPixels != 40000000 || m.PHash != uint64(1<<64-5) || m.Sharpness != 120.5 {
+			t.Errorf("measure of %s: limit %d, %+v", sha, maxPixels, m)
+		}
+		measured = append(measured, sha)
+		return nil
+	})
+	if err != nil || !slices.Equal(measured, []string{kept}) {
+		t.Errorf("measures %v, %v", measured, err)
+	}
+	fs, err := c.CleanFeatures(ctx, "test/model")
+	if f := fs[kept]; err != nil || len(f.Labels) != 1 || f.Labels[0] != (CleanLabel{"tabby", 0.9}) || !slices.Equal(f.Embedding, []float32{1}) {
+		t.Errorf("features %+v, %v", fs, err)
+	}
+	flags, err := c.CleanFlags(ctx, "")
+	if err != nil || !slices.Equal(flags, []CleanFlag{{im.SHA256, "blurry", 12.5, "laplacian", ""}}) {
+		t.Errorf("flags %+v, %v", flags, err)
+	}
+	if gs, err := c.CleanGroups(ctx); err != nil || gs[kept] != kept || len(gs) != 1 {
+		t.Errorf("groups %v, %v", gs, err)
+	}
+	if ds, err := c.CleanDecisions(ctx); err != nil || ds[kept] != "keep" || len(ds) != 1 {
+		t.Errorf("clean decisions %v, %v", ds, err)
+	}
+	if ks, err := c.CleanOriginalKeys(ctx); err != nil || ks[im.SHA256] != "images/cat/"+im.SHA256+".jpg" {
+		t.Errorf("original keys %v, %v", ks, err)
+	}
+	if ms, err := c.SplitMembers(ctx, ""); err != nil || !slices.Equal(ms, []SplitMember{{kept, "cat", "images/cat/" + kept + ".jpg", "train"}}) {
+		t.Errorf("split %+v, %v", ms, err)
+	}
+	if d, ok, err := c.LastReviewDecision(ctx); err != nil || !ok || d.SHA256 != im.SHA256 || d.Decision != "discard" || d.Score != 12.5 {
+		t.Errorf("review decision %+v, %v, %v", d, ok, err)
+	}
+	if v, err := c.MergedShard(ctx, "shard-0001-of-0002"); err != nil || v != "100@1" {
+		t.Errorf("merged shard version %q, %v", v, err)
+	}
 }
