@@ -80,9 +80,9 @@ func (c *Catalog) Close() error { return c.db.Close() }
 // Path is the catalog's file name.
 func (c *Catalog) Path() string { return c.path }
 
-// DB exposes the database to sibling stages' own tables (labels, splits,
-// runs) that they add through RegisterMigration. Stages must not write to
-// the urls and images tables except through this package.
+// DB exposes the database for what has no typed method: the pipeline's
+// stage table and doctor's integrity check. Stages read and write the
+// catalog through its methods.
 func (c *Catalog) DB() *sql.DB { return c.db }
 
 func (c *Catalog) corrupt(err error) error {
@@ -100,69 +100,6 @@ func (c *Catalog) corrupt(err error) error {
 		return errkind.Fatal(fmt.Errorf("catalog %s: disk full (%v): free space and re-run; nothing recorded so far is lost", c.path, err))
 	}
 	return err
-}
-
-type migration struct {
-	version int
-	sql     string
-}
-
-var migrations = []migration{
-	{1, `
-CREATE TABLE urls (
-	id          TEXT PRIMARY KEY,   -- URLID(class, url)
-	url         TEXT NOT NULL,
-	class       TEXT NOT NULL,
-	engine      TEXT NOT NULL DEFAULT '',
-	query       TEXT NOT NULL DEFAULT '',
-	rank        INTEGER NOT NULL DEFAULT 0,
-	page_url    TEXT NOT NULL DEFAULT '',
-	thumb_url   TEXT NOT NULL DEFAULT '',
-	title       TEXT NOT NULL DEFAULT '',
-	license     TEXT NOT NULL DEFAULT '',
-	author      TEXT NOT NULL DEFAULT '',
-	state       TEXT NOT NULL DEFAULT 'pending', -- pending | done | duplicate | failed
-	cause       TEXT NOT NULL DEFAULT '',
-	error       TEXT NOT NULL DEFAULT '',
-	retryable   INTEGER NOT NULL DEFAULT 0,
-	http_status INTEGER NOT NULL DEFAULT 0,
-	attempts    INTEGER NOT NULL DEFAULT 0,
-	sha256      TEXT NOT NULL DEFAULT '',
-	found_at    TEXT NOT NULL DEFAULT '',
-	updated_at  TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX urls_state ON urls(state, id);
-CREATE INDEX urls_sha ON urls(sha256);
-CREATE TABLE images (
-	sha256      TEXT PRIMARY KEY,
-	class       TEXT NOT NULL,
-	key         TEXT NOT NULL,      -- where the bytes are in the store
-	format      TEXT NOT NULL,
-	width       INTEGER NOT NULL,
-	height      INTEGER NOT NULL,
-	bytes       INTEGER NOT NULL,
-	phash       INTEGER NOT NULL,   -- uint64 stored as its int64 bit pattern
-	url_id      TEXT NOT NULL DEFAULT '', -- the URL row it was first fetched from
-	fetched_at  TEXT NOT NULL,
-	status      TEXT NOT NULL DEFAULT 'kept', -- kept | quarantined
-	reason      TEXT NOT NULL DEFAULT '',
-	score       REAL NOT NULL DEFAULT 0,
-	method      TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX images_class ON images(class, status);
-`},
-}
-
-// RegisterMigration lets a later stage add its own tables. Versions must be
-// unique and above 100 × the stage's slot so stages never collide; they run
-// in version order after the core migrations.
-func RegisterMigration(version int, sql string) {
-	for _, m := range migrations {
-		if m.version == version {
-			panic(fmt.Sprintf("catalog: migration %d registered twice", version))
-		}
-	}
-	migrations = append(migrations, migration{version, sql})
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {
@@ -183,9 +120,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		done[v] = true
 	}
 	rows.Close()
-	ms := append([]migration(nil), migrations...)
-	sortMigrations(ms)
-	for _, m := range ms {
+	for _, m := range migrations {
 		if done[m.version] {
 			continue
 		}
@@ -215,14 +150,6 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func sortMigrations(ms []migration) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].version < ms[j-1].version; j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

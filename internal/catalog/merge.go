@@ -6,14 +6,6 @@ import (
 	"fmt"
 )
 
-// cacheTables are stage tables whose rows are facts about content (keyed by
-// a hash), so Merge copies them from shard catalogs as they are.
-var cacheTables []string
-
-// RegisterCacheTable marks a stage's table as such a cache. Its rows must be
-// keyed so that INSERT OR IGNORE keeps one copy of each fact.
-func RegisterCacheTable(name string) { cacheTables = append(cacheTables, name) }
-
 // MergeStats says what a Merge changed.
 type MergeStats struct {
 	URLs       int      `json:"urls"`                  // URL rows added or updated

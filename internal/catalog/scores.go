@@ -5,22 +5,6 @@ import (
 	"fmt"
 )
 
-func init() {
-	RegisterMigration(310, `
--- Clean's doubt about every image of its last run, flagged or not, so that
--- export and review can show the most doubtful first and say why.
-CREATE TABLE clean_scores (
-	sha256             TEXT PRIMARY KEY,
-	offtopic           REAL NOT NULL DEFAULT 0, -- higher = more likely off-topic
-	offtopic_threshold REAL NOT NULL DEFAULT 0, -- flagged when offtopic >= this (0: not judged)
-	offtopic_method    TEXT NOT NULL DEFAULT '', -- how the score was made (clean's method name)
-	misfiled           REAL NOT NULL DEFAULT 0, -- higher = more likely another class of the project
-	misfiled_threshold REAL NOT NULL DEFAULT 0, -- flagged when misfiled >= this (0: not judged)
-	suggest            TEXT NOT NULL DEFAULT '', -- the class it more likely belongs to ('' = none)
-	scored_at          TEXT NOT NULL DEFAULT ''
-);`)
-}
-
 // Score is clean's doubt about one image. Scores grow with doubt, so the
 // most doubtful sort first in descending order; a zero threshold means that
 // view was not judged (no model, one class, a method turned off).

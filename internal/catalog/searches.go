@@ -5,19 +5,6 @@ import (
 	"database/sql"
 )
 
-func init() {
-	RegisterMigration(2, `
-CREATE TABLE searches (
-	engine     TEXT NOT NULL,
-	class      TEXT NOT NULL,
-	query      TEXT NOT NULL,
-	found      INTEGER NOT NULL,
-	exhausted  INTEGER NOT NULL,
-	updated_at TEXT NOT NULL,
-	PRIMARY KEY (engine, class, query)
-);`)
-}
-
 // SearchState is how far one query on one engine has been searched, so a
 // resumed gather does not ask the engine again for what it already has.
 type SearchState struct {

@@ -3,7 +3,6 @@ package clean
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,50 +91,24 @@ func (r *runner) stillHolds(it *item, reason string) bool {
 // record replaces the flags of the images judged this run and all the
 // duplicate groups, in one transaction.
 func (r *runner) record(ctx context.Context, items []*item, groups []groupRow) error {
-	return inTx(ctx, r.o.Catalog.DB(), "recording flags", func(tx *sql.Tx) error {
-		del, err := tx.PrepareContext(ctx, `DELETE FROM clean_flags WHERE sha256 = ? AND reason = ?`)
-		if err != nil {
-			return err
-		}
-		defer del.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO clean_flags(sha256, reason, score, method, detail) VALUES(?,?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, it := range items {
-			for _, reason := range reasonOrder {
-				if !r.judged(it, reason) || it.missing {
-					continue
-				}
-				if _, err := del.ExecContext(ctx, it.img.SHA256, reason); err != nil {
-					return err
-				}
-				if f, ok := it.flags[reason]; ok {
-					if _, err := ins.ExecContext(ctx, f.SHA256, f.Reason, f.Score, f.Method, f.Detail); err != nil {
-						return err
-					}
-				}
+	var verdicts []catalog.CleanVerdict
+	for _, it := range items {
+		for _, reason := range reasonOrder {
+			if !r.judged(it, reason) || it.missing {
+				continue
 			}
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM clean_flags WHERE sha256 NOT IN (SELECT sha256 FROM images)`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM clean_groups`); err != nil {
-			return err
-		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO clean_groups(sha256, group_id, kind) VALUES(?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, g := range groups {
-			if _, err := st.ExecContext(ctx, g.sha, g.group, g.kind); err != nil {
-				return err
+			f, ok := it.flags[reason]
+			if !ok {
+				f = Flag{SHA256: it.img.SHA256, Reason: reason}
 			}
+			verdicts = append(verdicts, catalog.CleanVerdict{Flag: catalog.CleanFlag(f), Flagged: ok})
 		}
-		return nil
-	})
+	}
+	rows := make([]catalog.CleanGroup, len(groups))
+	for i, g := range groups {
+		rows[i] = catalog.CleanGroup{SHA256: g.sha, Group: g.group, Kind: g.kind}
+	}
+	return dbErr("recording flags", r.o.Catalog.RecordCleanRun(ctx, verdicts, rows))
 }
 
 // apply carries the steps out (or, in a dry run, lists them), updating each

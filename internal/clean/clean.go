@@ -269,14 +269,13 @@ func rowProblem(im catalog.Image) string {
 }
 
 func (r *runner) loadItems(ctx context.Context) ([]*item, error) {
-	db := r.o.Catalog.DB()
-	decisions, err := loadDecisions(ctx, db)
+	decisions, err := r.o.Catalog.CleanDecisions(ctx)
 	if err != nil {
-		return nil, err
+		return nil, dbErr("reading decisions", err)
 	}
-	originals, err := loadOriginalKeys(ctx, db)
+	originals, err := r.o.Catalog.CleanOriginalKeys(ctx)
 	if err != nil {
-		return nil, err
+		return nil, dbErr("reading moves", err)
 	}
 	var items []*item
 	err = r.o.Catalog.ForEachImage(ctx, catalog.ImageFilter{}, func(im catalog.Image) error {
@@ -316,7 +315,7 @@ func (r *runner) loadReferences(ctx context.Context) error {
 			}
 			if cached == nil {
 				var err error
-				if cached, err = loadFeatures(ctx, r.o.Catalog.DB(), r.model); err != nil {
+				if cached, err = loadFeatures(ctx, r.o.Catalog, r.model); err != nil {
 					return err
 				}
 			}
@@ -337,7 +336,7 @@ func (r *runner) loadReferences(ctx context.Context) error {
 					continue
 				}
 				f = got
-				if err := saveFeatures(ctx, r.o.Catalog.DB(), r.model, map[string]features{sha: f}); err != nil {
+				if err := saveFeatures(ctx, r.o.Catalog, r.model, map[string]features{sha: f}); err != nil {
 					return err
 				}
 			}

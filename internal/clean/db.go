@@ -2,94 +2,12 @@ package clean
 
 import (
 	"context"
-	"database/sql"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math"
-	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/vision"
 )
-
-// Everything clean knows lives in these tables, keyed by content hash like
-// the catalog's own rows, so the catalogs of several shards still merge.
-func init() {
-	// Measurements and labels are facts about bytes: shards compute them and
-	// merge carries them into the project catalog.
-	catalog.RegisterCacheTable("clean_measures")
-	catalog.RegisterCacheTable("clean_features")
-	catalog.RegisterMigration(300, `
--- What decoding an image's bytes showed (see Measure); a function of the
--- bytes, so it is never stale for the same sha256 and version.
-CREATE TABLE clean_measures (
-	sha256        TEXT PRIMARY KEY,
-	version       INTEGER NOT NULL,
-	max_pixels    INTEGER NOT NULL, -- the decoding limit, which decides "too-many-pixels"
-	broken        TEXT NOT NULL DEFAULT '',
-	broken_msg    TEXT NOT NULL DEFAULT '',
-	width         INTEGER NOT NULL DEFAULT 0,
-	height        INTEGER NOT NULL DEFAULT 0,
-	pixel_hash    TEXT NOT NULL DEFAULT '',
-	phash         INTEGER NOT NULL DEFAULT 0, -- uint64 as its int64 bit pattern
-	sharpness     REAL NOT NULL DEFAULT 0,
-	brightness    REAL NOT NULL DEFAULT 0,
-	contrast      REAL NOT NULL DEFAULT 0,
-	entropy       REAL NOT NULL DEFAULT 0,
-	colourfulness REAL NOT NULL DEFAULT 0
-);
--- What a labeler said about some bytes: a re-run with the same model asks nothing.
-CREATE TABLE clean_features (
-	sha256    TEXT NOT NULL,
-	model     TEXT NOT NULL,     -- Labeler.Name()
-	labels    TEXT NOT NULL,     -- JSON [{"name": ..., "confidence": ...}], most confident first
-	embedding BLOB,              -- float32 little-endian, L2-normalised; NULL when the model has none
-	PRIMARY KEY (sha256, model)
-);
--- Every flag of the last run, several per image when several checks fire.
-CREATE TABLE clean_flags (
-	sha256 TEXT NOT NULL,
-	reason TEXT NOT NULL,
-	score  REAL NOT NULL,
-	method TEXT NOT NULL DEFAULT '',
-	detail TEXT NOT NULL DEFAULT '', -- duplicates: the sha256 of the copy kept
-	PRIMARY KEY (sha256, reason)
-);
--- Duplicate groups: split keeps each group on one side.
-CREATE TABLE clean_groups (
-	sha256   TEXT PRIMARY KEY,
-	group_id TEXT NOT NULL, -- the sha256 of the copy kept
-	kind     TEXT NOT NULL  -- how it relates to that copy: kept | exact | near
-);
-CREATE INDEX clean_groups_group ON clean_groups(group_id);
--- A person's word on an image (review, restore): clean obeys it on every run.
-CREATE TABLE clean_decisions (
-	sha256     TEXT PRIMARY KEY,
-	decision   TEXT NOT NULL, -- keep | reject
-	decided_at TEXT NOT NULL
-);
--- Where clean found each image it moved, so Restore puts it back exactly,
--- and the move in flight, so a crash between the store and the catalog is
--- repaired on the next run.
-CREATE TABLE clean_moves (
-	sha256         TEXT PRIMARY KEY,
-	original_key   TEXT NOT NULL,
-	pending_from   TEXT NOT NULL DEFAULT '',
-	pending_to     TEXT NOT NULL DEFAULT '',
-	pending_status TEXT NOT NULL DEFAULT '',
-	pending_reason TEXT NOT NULL DEFAULT '',
-	pending_method TEXT NOT NULL DEFAULT '',
-	pending_score  REAL NOT NULL DEFAULT 0
-);
-`)
-	// Labels cached by the local model before the reference method read
-	// LabelsPerImage of them were its top 5: label again.
-	catalog.RegisterMigration(301, `DELETE FROM clean_features WHERE model LIKE 'local/%';`)
-}
-
-func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // dbErr marks a database failure as fatal: the catalog is the run's memory,
 // and going on without it would lose what the run decides.
@@ -100,66 +18,28 @@ func dbErr(what string, err error) error {
 	return errkind.Fatal(fmt.Errorf("clean: %s: %w", what, err))
 }
 
-// inTx runs fn in one transaction.
-func inTx(ctx context.Context, db *sql.DB, what string, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(what, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return dbErr(what, err)
-	}
-	return dbErr(what, tx.Commit())
-}
-
 // loadMeasures returns the cached measures that are current: taken by this
 // version of the code and, for a "too-many-pixels" finding, under the same
 // limit (a higher limit might let the image decode).
-func loadMeasures(ctx context.Context, db *sql.DB, maxPixels int64) (map[string]Measure, error) {
-	rows, err := db.QueryContext(ctx, `SELECT sha256, max_pixels, broken, broken_msg, width, height, pixel_hash, phash,
-		sharpness, brightness, contrast, entropy, colourfulness FROM clean_measures WHERE version = ?`, measureVersion)
-	if err != nil {
-		return nil, dbErr("reading measures", err)
-	}
-	defer rows.Close()
+func loadMeasures(ctx context.Context, cat *catalog.Catalog, maxPixels int64) (map[string]Measure, error) {
 	out := map[string]Measure{}
-	for rows.Next() {
-		var sha string
-		var limit, ph int64
-		var m Measure
-		if err := rows.Scan(&sha, &limit, &m.Broken, &m.BrokenMsg, &m.Width, &m.Height, &m.PixelHash, &ph,
-			&m.Sharpness, &m.Brightness, &m.Contrast, &m.Entropy, &m.Colourfulness); err != nil {
-			return nil, dbErr("reading measures", err)
+	err := cat.ForEachCleanMeasure(ctx, measureVersion, func(sha string, limit int64, m catalog.CleanMeasure) error {
+		if m.Broken != tooManyPixels || limit == maxPixels {
+			out[sha] = Measure(m)
 		}
-		if m.Broken == tooManyPixels && limit != maxPixels {
-			continue
-		}
-		m.PHash = uint64(ph)
-		out[sha] = m
-	}
-	return out, dbErr("reading measures", rows.Err())
+		return nil
+	})
+	return out, dbErr("reading measures", err)
 }
 
 const tooManyPixels = "too-many-pixels" // imaging.CauseTooManyPixels
 
-func saveMeasures(ctx context.Context, db *sql.DB, maxPixels int64, ms map[string]Measure) error {
-	return inTx(ctx, db, "saving measures", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO clean_measures(sha256, version, max_pixels, broken, broken_msg,
-			width, height, pixel_hash, phash, sharpness, brightness, contrast, entropy, colourfulness)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for sha, m := range ms {
-			if _, err := st.ExecContext(ctx, sha, measureVersion, maxPixels, m.Broken, m.BrokenMsg, m.Width, m.Height,
-				m.PixelHash, int64(m.PHash), m.Sharpness, m.Brightness, m.Contrast, m.Entropy, m.Colourfulness); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+func saveMeasures(ctx context.Context, cat *catalog.Catalog, maxPixels int64, ms map[string]Measure) error {
+	rows := make(map[string]catalog.CleanMeasure, len(ms))
+	for sha, m := range ms {
+		rows[sha] = catalog.CleanMeasure(m)
+	}
+	return dbErr("saving measures", cat.SaveCleanMeasures(ctx, measureVersion, maxPixels, rows))
 }
 
 // features is what a labeler said about one image.
@@ -168,81 +48,32 @@ type features struct {
 	Embedding []float32
 }
 
-type labelJSON struct {
-	Name       string  `json:"name"`
-	Confidence float64 `json:"confidence"`
-}
-
-func loadFeatures(ctx context.Context, db *sql.DB, model string) (map[string]features, error) {
-	rows, err := db.QueryContext(ctx, `SELECT sha256, labels, embedding FROM clean_features WHERE model = ?`, model)
+func loadFeatures(ctx context.Context, cat *catalog.Catalog, model string) (map[string]features, error) {
+	rows, err := cat.CleanFeatures(ctx, model)
 	if err != nil {
 		return nil, dbErr("reading labels", err)
 	}
-	defer rows.Close()
-	out := map[string]features{}
-	for rows.Next() {
-		var sha, labels string
-		var emb []byte
-		if err := rows.Scan(&sha, &labels, &emb); err != nil {
-			return nil, dbErr("reading labels", err)
-		}
-		var ls []labelJSON
-		if json.Unmarshal([]byte(labels), &ls) != nil || len(emb)%4 != 0 {
-			continue // a damaged cache entry is simply asked for again
-		}
-		f := features{Embedding: decodeEmbedding(emb)}
-		for _, l := range ls {
-			f.Labels = append(f.Labels, vision.Label{Name: l.Name, Confidence: l.Confidence})
+	out := make(map[string]features, len(rows))
+	for sha, r := range rows {
+		f := features{Embedding: r.Embedding}
+		for _, l := range r.Labels {
+			f.Labels = append(f.Labels, vision.Label(l))
 		}
 		out[sha] = f
 	}
-	return out, dbErr("reading labels", rows.Err())
+	return out, nil
 }
 
-func saveFeatures(ctx context.Context, db *sql.DB, model string, fs map[string]features) error {
-	return inTx(ctx, db, "saving labels", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO clean_features(sha256, model, labels, embedding) VALUES(?,?,?,?)`)
-		if err != nil {
-			return err
+func saveFeatures(ctx context.Context, cat *catalog.Catalog, model string, fs map[string]features) error {
+	rows := make(map[string]catalog.CleanFeatures, len(fs))
+	for sha, f := range fs {
+		r := catalog.CleanFeatures{Labels: make([]catalog.CleanLabel, len(f.Labels)), Embedding: f.Embedding}
+		for i, l := range f.Labels {
+			r.Labels[i] = catalog.CleanLabel(l)
 		}
-		defer st.Close()
-		for sha, f := range fs {
-			ls := make([]labelJSON, len(f.Labels))
-			for i, l := range f.Labels {
-				ls[i] = labelJSON{l.Name, l.Confidence}
-			}
-			labels, err := json.Marshal(ls)
-			if err != nil {
-				return err
-			}
-			if _, err := st.ExecContext(ctx, sha, model, string(labels), encodeEmbedding(f.Embedding)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func encodeEmbedding(v []float32) []byte {
-	if v == nil {
-		return nil
+		rows[sha] = r
 	}
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-func decodeEmbedding(b []byte) []float32 {
-	if len(b) == 0 {
-		return nil
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
+	return dbErr("saving labels", cat.SaveCleanFeatures(ctx, model, rows))
 }
 
 // Decisions a person can make about an image.
@@ -260,43 +91,11 @@ func SetDecision(ctx context.Context, cat *catalog.Catalog, sha, decision string
 	}
 	switch decision {
 	case DecisionKeep, DecisionReject:
-		return upsertDecision(ctx, cat.DB(), sha, decision)
+		return dbErr("recording a decision", cat.SetCleanDecision(ctx, sha, decision))
 	case "":
-		_, err := cat.DB().ExecContext(ctx, `DELETE FROM clean_decisions WHERE sha256 = ?`, sha)
-		return dbErr("recording a decision", err)
+		return dbErr("recording a decision", cat.DeleteCleanDecision(ctx, sha, ""))
 	}
 	return errkind.Permanent(fmt.Errorf("clean: unknown decision %q (want %q, %q or none)", decision, DecisionKeep, DecisionReject))
-}
-
-func upsertDecision(ctx context.Context, db *sql.DB, sha, decision string) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO clean_decisions(sha256, decision, decided_at) VALUES(?,?,?)
-		ON CONFLICT(sha256) DO UPDATE SET decision = excluded.decision, decided_at = excluded.decided_at`, sha, decision, now())
-	return dbErr("recording a decision", err)
-}
-
-func loadDecisions(ctx context.Context, db *sql.DB) (map[string]string, error) {
-	return loadPairs(ctx, db, "reading decisions", `SELECT sha256, decision FROM clean_decisions`)
-}
-
-func loadOriginalKeys(ctx context.Context, db *sql.DB) (map[string]string, error) {
-	return loadPairs(ctx, db, "reading moves", `SELECT sha256, original_key FROM clean_moves`)
-}
-
-func loadPairs(ctx context.Context, db *sql.DB, what, q string) (map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, dbErr(what, err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, dbErr(what, err)
-		}
-		out[k] = v
-	}
-	return out, dbErr(what, rows.Err())
 }
 
 // Flag is one finding about one image. Score is, for a pixel check, the
@@ -317,40 +116,30 @@ type Flag struct {
 // Flags returns the findings of the last clean run, by image then reason;
 // reason "" means all.
 func Flags(ctx context.Context, cat *catalog.Catalog, reason string) ([]Flag, error) {
-	q := `SELECT sha256, reason, score, method, detail FROM clean_flags`
-	var args []any
-	if reason != "" {
-		q += ` WHERE reason = ?`
-		args = append(args, reason)
-	}
-	rows, err := cat.DB().QueryContext(ctx, q+` ORDER BY sha256, reason`, args...)
+	rows, err := cat.CleanFlags(ctx, reason)
 	if err != nil {
 		return nil, dbErr("reading flags", err)
 	}
-	defer rows.Close()
-	var out []Flag
-	for rows.Next() {
-		var f Flag
-		if err := rows.Scan(&f.SHA256, &f.Reason, &f.Score, &f.Method, &f.Detail); err != nil {
-			return nil, dbErr("reading flags", err)
-		}
-		out = append(out, f)
+	out := make([]Flag, len(rows))
+	for i, r := range rows {
+		out[i] = Flag(r)
 	}
-	return out, dbErr("reading flags", rows.Err())
+	return out, nil
 }
 
 // Groups returns the duplicate groups of the last clean run: for every image
 // in a group of two or more, the group's id (the sha256 of the copy kept).
 // Images in no group are absent. Split keeps each group on one side.
 func Groups(ctx context.Context, cat *catalog.Catalog) (map[string]string, error) {
-	return loadPairs(ctx, cat.DB(), "reading duplicate groups", `SELECT sha256, group_id FROM clean_groups`)
+	gs, err := cat.CleanGroups(ctx)
+	return gs, dbErr("reading duplicate groups", err)
 }
 
 // Embeddings returns the cached embeddings that labeler model (its Name())
 // computed during clean, by content hash. Images clean never labelled are
 // absent; transfer learning trains on what is there.
 func Embeddings(ctx context.Context, cat *catalog.Catalog, model string) (map[string][]float32, error) {
-	fs, err := loadFeatures(ctx, cat.DB(), model)
+	fs, err := loadFeatures(ctx, cat, model)
 	if err != nil {
 		return nil, err
 	}

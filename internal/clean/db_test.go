@@ -21,7 +21,7 @@ func TestOldLocalLabelsAreDropped(t *testing.T) {
 	}
 	top5 := features{Labels: []vision.Label{{Name: "aircraft carrier", Confidence: 0.5}}, Embedding: []float32{1, 0}}
 	for _, model := range []string{"local/mobilenetv2-12-int8", "rekognition"} {
-		if err := saveFeatures(ctx, cat.DB(), model, map[string]features{"ab12": top5}); err != nil {
+		if err := saveFeatures(ctx, cat, model, map[string]features{"ab12": top5}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,7 +36,7 @@ func TestOldLocalLabelsAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for model, want := range map[string]int{"local/mobilenetv2-12-int8": 0, "rekognition": 1} {
-		got, err := loadFeatures(ctx, cat.DB(), model)
+		got, err := loadFeatures(ctx, cat, model)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestOldLocalLabelsAreDropped(t *testing.T) {
 		}
 	}
 	// Once applied it does not run again: labels cached from now on stay.
-	if err := saveFeatures(ctx, cat.DB(), "local/mobilenetv2-12-int8", map[string]features{"ab12": top5}); err != nil {
+	if err := saveFeatures(ctx, cat, "local/mobilenetv2-12-int8", map[string]features{"ab12": top5}); err != nil {
 		t.Fatal(err)
 	}
 	cat.Close()
@@ -53,7 +53,7 @@ func TestOldLocalLabelsAreDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := loadFeatures(ctx, cat.DB(), "local/mobilenetv2-12-int8"); len(got) != 1 {
+	if got, _ := loadFeatures(ctx, cat, "local/mobilenetv2-12-int8"); len(got) != 1 {
 		t.Errorf("the upgrade ran again: %d rows", len(got))
 	}
 	cat.Close()

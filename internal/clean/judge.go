@@ -17,8 +17,8 @@ const flushEvery = 256
 // read fills each item's measurements and labels, from the cache or by
 // reading the image.
 func (r *runner) read(ctx context.Context, items []*item) error {
-	db := r.o.Catalog.DB()
-	measures, err := loadMeasures(ctx, db, r.cfg.MaxPixels)
+	cat := r.o.Catalog
+	measures, err := loadMeasures(ctx, cat, r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func (r *runner) read(ctx context.Context, items []*item) error {
 	}
 	feats := map[string]features{}
 	if labeler != nil {
-		if feats, err = loadFeatures(ctx, db, r.model); err != nil {
+		if feats, err = loadFeatures(ctx, cat, r.model); err != nil {
 			return err
 		}
 	}
@@ -50,13 +50,13 @@ func (r *runner) read(ctx context.Context, items []*item) error {
 	newMeasures, newFeatures := map[string]Measure{}, map[string]features{}
 	flush := func() error {
 		if len(newMeasures) > 0 {
-			if err := saveMeasures(ctx, db, r.cfg.MaxPixels, newMeasures); err != nil {
+			if err := saveMeasures(ctx, cat, r.cfg.MaxPixels, newMeasures); err != nil {
 				return err
 			}
 			clear(newMeasures)
 		}
 		if len(newFeatures) > 0 {
-			if err := saveFeatures(ctx, db, r.model, newFeatures); err != nil {
+			if err := saveFeatures(ctx, cat, r.model, newFeatures); err != nil {
 				return err
 			}
 			clear(newFeatures)

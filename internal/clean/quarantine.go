@@ -2,7 +2,6 @@ package clean
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path"
@@ -60,7 +59,6 @@ type target struct {
 // The bytes missing from the store gives an error wrapping
 // store.ErrNotExist with nothing changed.
 func (m mover) move(ctx context.Context, im catalog.Image, to string, t target) error {
-	db := m.cat.DB()
 	original := im.Key
 	switch {
 	case t.status == catalog.StatusKept:
@@ -70,16 +68,12 @@ func (m mover) move(ctx context.Context, im catalog.Image, to string, t target) 
 	}
 	// The original key is recorded the first time clean moves an image and
 	// never changed after, so Restore always knows where it came from.
-	if _, err := db.ExecContext(ctx, `INSERT INTO clean_moves(sha256, original_key, pending_from, pending_to,
-		pending_status, pending_reason, pending_method, pending_score) VALUES(?,?,?,?,?,?,?,?)
-		ON CONFLICT(sha256) DO UPDATE SET pending_from=excluded.pending_from, pending_to=excluded.pending_to,
-		pending_status=excluded.pending_status, pending_reason=excluded.pending_reason,
-		pending_method=excluded.pending_method, pending_score=excluded.pending_score`,
-		im.SHA256, original, im.Key, to, t.status, t.reason, t.method, t.score); err != nil {
+	if err := m.cat.JournalCleanMove(ctx, catalog.CleanMove{SHA256: im.SHA256, OriginalKey: original, From: im.Key, To: to,
+		Status: t.status, Reason: t.reason, Method: t.method, Score: t.score}); err != nil {
 		return dbErr("journalling a move", err)
 	}
 	if err := m.store.Move(ctx, im.Key, to); err != nil {
-		if _, cerr := db.ExecContext(ctx, `UPDATE clean_moves SET pending_from='', pending_to='' WHERE sha256=?`, im.SHA256); cerr != nil {
+		if cerr := m.cat.SettleCleanMove(ctx, im.SHA256); cerr != nil {
 			return dbErr("journalling a move", cerr)
 		}
 		return fmt.Errorf("clean: moving %s to %s: %w", im.Key, to, err)
@@ -91,8 +85,7 @@ func (m mover) finish(ctx context.Context, sha, key string, t target) error {
 	if err := m.cat.SetStatus(ctx, sha, t.status, key, t.reason, t.method, t.score); err != nil {
 		return fmt.Errorf("clean: recording %s: %w", sha, err)
 	}
-	_, err := m.cat.DB().ExecContext(ctx, `UPDATE clean_moves SET pending_from='', pending_to='' WHERE sha256=?`, sha)
-	return dbErr("journalling a move", err)
+	return dbErr("journalling a move", m.cat.SettleCleanMove(ctx, sha))
 }
 
 // recoverMoves settles moves that a crash interrupted: when the bytes
@@ -100,52 +93,35 @@ func (m mover) finish(ctx context.Context, sha, key string, t target) error {
 // are still at the source, a copy left at the destination (an S3 move is a
 // copy then a delete) is removed and the catalog is left as it was.
 func (m mover) recoverMoves(ctx context.Context, events progress.Sink) error {
-	rows, err := m.cat.DB().QueryContext(ctx, `SELECT sha256, pending_from, pending_to, pending_status, pending_reason,
-		pending_method, pending_score FROM clean_moves WHERE pending_to != ''`)
+	ps, err := m.cat.PendingCleanMoves(ctx)
 	if err != nil {
 		return dbErr("reading the move journal", err)
 	}
-	type pending struct {
-		sha, from, to string
-		t             target
-	}
-	var ps []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.sha, &p.from, &p.to, &p.t.status, &p.t.reason, &p.t.method, &p.t.score); err != nil {
-			rows.Close()
-			return dbErr("reading the move journal", err)
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return dbErr("reading the move journal", err)
-	}
 	for _, p := range ps {
-		atFrom, err := exists(ctx, m.store, p.from)
+		atFrom, err := exists(ctx, m.store, p.From)
 		if err != nil {
 			return err
 		}
-		atTo, err := exists(ctx, m.store, p.to)
+		atTo, err := exists(ctx, m.store, p.To)
 		if err != nil {
 			return err
 		}
 		switch {
 		case !atFrom && atTo:
-			if err := m.finish(ctx, p.sha, p.to, p.t); err != nil {
+			t := target{status: p.Status, reason: p.Reason, method: p.Method, score: p.Score}
+			if err := m.finish(ctx, p.SHA256, p.To, t); err != nil {
 				return err
 			}
-			progress.Info(events, stage, fmt.Sprintf("finished moving %s to %s (interrupted last time)", p.sha, p.to))
+			progress.Info(events, stage, fmt.Sprintf("finished moving %s to %s (interrupted last time)", p.SHA256, p.To))
 			continue
 		case atFrom && atTo:
-			if err := m.store.Delete(ctx, p.to); err != nil {
-				return fmt.Errorf("clean: removing the half-moved copy %s: %w", p.to, err)
+			if err := m.store.Delete(ctx, p.To); err != nil {
+				return fmt.Errorf("clean: removing the half-moved copy %s: %w", p.To, err)
 			}
 		case !atFrom && !atTo:
-			progress.Warn(events, stage, fmt.Sprintf("image %s is at neither %s nor %s: it was lost outside scour", p.sha, p.from, p.to))
+			progress.Warn(events, stage, fmt.Sprintf("image %s is at neither %s nor %s: it was lost outside scour", p.SHA256, p.From, p.To))
 		}
-		if _, err := m.cat.DB().ExecContext(ctx, `UPDATE clean_moves SET pending_from='', pending_to='' WHERE sha256=?`, p.sha); err != nil {
+		if err := m.cat.SettleCleanMove(ctx, p.SHA256); err != nil {
 			return dbErr("journalling a move", err)
 		}
 	}
@@ -220,9 +196,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreSummary, error) {
 			return sum, errkind.Permanent(fmt.Errorf("clean: restore: image %s is not quarantined (status %q)", o.SHA256, im.Status))
 		}
 	}
-	originals, err := loadOriginalKeys(ctx, o.Catalog.DB())
+	originals, err := o.Catalog.CleanOriginalKeys(ctx)
 	if err != nil {
-		return sum, err
+		return sum, dbErr("reading moves", err)
 	}
 	var todo []catalog.Image
 	err = o.Catalog.ForEachImage(ctx, catalog.ImageFilter{Class: o.Class, Status: catalog.StatusQuarantined}, func(im catalog.Image) error {
@@ -263,7 +239,7 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreSummary, error) {
 		if o.Keep {
 			decision = DecisionKeep
 		}
-		if err := restoreDecision(ctx, o.Catalog.DB(), im.SHA256, decision); err != nil {
+		if err := restoreDecision(ctx, o.Catalog, im.SHA256, decision); err != nil {
 			return sum, err
 		}
 		progress.Step(events, stage+" restore", 1)
@@ -272,10 +248,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreSummary, error) {
 }
 
 // restoreDecision records keep, or drops a reject decision.
-func restoreDecision(ctx context.Context, db *sql.DB, sha, decision string) error {
+func restoreDecision(ctx context.Context, cat *catalog.Catalog, sha, decision string) error {
 	if decision == DecisionKeep {
-		return upsertDecision(ctx, db, sha, decision)
+		return dbErr("recording a decision", cat.SetCleanDecision(ctx, sha, decision))
 	}
-	_, err := db.ExecContext(ctx, `DELETE FROM clean_decisions WHERE sha256 = ? AND decision = ?`, sha, DecisionReject)
-	return dbErr("recording a decision", err)
+	return dbErr("recording a decision", cat.DeleteCleanDecision(ctx, sha, DecisionReject))
 }

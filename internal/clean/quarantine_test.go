@@ -37,9 +37,8 @@ func TestRecoverInterruptedMoves(t *testing.T) {
 		sha := p.add("ships", boat(t, "Destroyers", "0.jpg"))
 		im := p.image(sha)
 		from, to := im.Key, quarantineKey(ReasonBlurry, "ships", sha, im.Key)
-		if _, err := p.cat.DB().Exec(`INSERT INTO clean_moves(sha256, original_key, pending_from, pending_to, pending_status,
-			pending_reason, pending_method, pending_score) VALUES(?,?,?,?,?,?,?,?)`,
-			sha, from, from, to, catalog.StatusQuarantined, ReasonBlurry, "", 12.5); err != nil {
+		if err := p.cat.JournalCleanMove(ctx, catalog.CleanMove{SHA256: sha, OriginalKey: from, From: from, To: to,
+			Status: catalog.StatusQuarantined, Reason: ReasonBlurry, Score: 12.5}); err != nil {
 			t.Fatal(err)
 		}
 		tc.crash(p, from, to)
@@ -54,10 +53,12 @@ func TestRecoverInterruptedMoves(t *testing.T) {
 			t.Errorf("%s: %s at %s (exists %v, other copy %v); want %s at %s", tc.name, got.Status, got.Key,
 				p.exists(got.Key), p.exists(other), tc.wantStatus, wantKey)
 		}
-		var pending int
-		p.cat.DB().QueryRow(`SELECT count(*) FROM clean_moves WHERE pending_to != ''`).Scan(&pending)
-		if pending != 0 {
-			t.Errorf("%s: the journal still has %d moves in flight", tc.name, pending)
+		pending, err := p.cat.PendingCleanMoves(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 0 {
+			t.Errorf("%s: the journal still has %d moves in flight", tc.name, len(pending))
 		}
 	}
 }

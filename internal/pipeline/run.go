@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/scour-dev/scour/internal/augment"
-	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/gather"
 	"github.com/scour-dev/scour/internal/progress"
@@ -23,15 +22,6 @@ import (
 	"github.com/scour-dev/scour/internal/split"
 	"github.com/scour-dev/scour/internal/train"
 )
-
-func init() {
-	catalog.RegisterMigration(950, `
-CREATE TABLE pipeline_stages (
-	stage       TEXT PRIMARY KEY,
-	fingerprint TEXT NOT NULL,   -- of the stage's inputs, as they stood when it finished
-	finished_at TEXT NOT NULL
-);`)
-}
 
 // Stages, in order.
 var Stages = []string{"gather", "clean", "split", "train", "report"}

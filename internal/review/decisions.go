@@ -3,13 +3,11 @@ package review
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/clean"
@@ -25,27 +23,6 @@ const (
 	verdictDiscard = "discard"
 )
 
-// clean records what the person decided and obeys it. This table records
-// what the page needs besides: why the image was in quarantine when the
-// person decided (a kept image no longer says), where its bytes were (to
-// undo a keep) and when (to undo the last decision first). Keyed by content
-// hash, like every catalog table, so shards' catalogs still merge.
-func init() {
-	catalog.RegisterMigration(800, `
-CREATE TABLE review_decisions (
-	sha256     TEXT PRIMARY KEY,
-	decision   TEXT NOT NULL,            -- keep | discard
-	reason     TEXT NOT NULL,            -- the image's quarantine reason, score, method and key when decided
-	score      REAL NOT NULL DEFAULT 0,
-	method     TEXT NOT NULL DEFAULT '',
-	from_key   TEXT NOT NULL,
-	decided_at TEXT NOT NULL,
-	undoing    INTEGER NOT NULL DEFAULT 0 -- an undo started and not finished: recover settles it
-);
-CREATE INDEX review_decisions_at ON review_decisions(decided_at);
-`)
-}
-
 // errConflict is returned (wrapped) when a decision does not fit the
 // image's state: it is not quarantined, its bytes are missing, or there is
 // nothing to undo. The page shows the message; nothing was changed.
@@ -53,15 +30,7 @@ var errConflict = errors.New("conflict")
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-type decision struct {
-	SHA256, Decision, Reason, Method, FromKey string
-	Score                                     float64
-	Undoing                                   bool
-}
-
-// decidedAt is fixed-width, unlike RFC 3339 with trimmed fractions, so that
-// the text sorts in time order.
-const decidedAt = "2006-01-02T15:04:05.000000000Z"
+type decision = catalog.ReviewDecision
 
 func dbErr(what string, err error) error {
 	if err == nil {
@@ -74,8 +43,6 @@ func dbErr(what string, err error) error {
 // order of the page's tabs; a reason missing from it gets a tab after these.
 func reasonOrder() []string { return clean.Reasons() }
 
-func (s *Server) db() *sql.DB { return s.o.Catalog.DB() }
-
 // notes passes on what clean has to say, without the progress bar it
 // would draw for every image kept.
 func (s *Server) notes() progress.Sink {
@@ -86,44 +53,25 @@ func (s *Server) notes() progress.Sink {
 	})
 }
 
-func (s *Server) decisions(ctx context.Context, where string, args ...any) ([]decision, error) {
-	rows, err := s.db().QueryContext(ctx, `SELECT sha256, decision, reason, score, method, from_key, undoing
-		FROM review_decisions `+where, args...)
-	if err != nil {
-		return nil, dbErr("reading decisions", err)
-	}
-	defer rows.Close()
-	var out []decision
-	for rows.Next() {
-		var d decision
-		if err := rows.Scan(&d.SHA256, &d.Decision, &d.Reason, &d.Score, &d.Method, &d.FromKey, &d.Undoing); err != nil {
-			return nil, dbErr("reading decisions", err)
-		}
-		out = append(out, d)
-	}
-	return out, dbErr("reading decisions", rows.Err())
+func (s *Server) decisions(ctx context.Context) ([]decision, error) {
+	ds, err := s.o.Catalog.ReviewDecisions(ctx)
+	return ds, dbErr("reading decisions", err)
 }
 
 // current returns the decision recorded for sha, if any.
 func (s *Server) current(ctx context.Context, sha string) (decision, bool, error) {
-	ds, err := s.decisions(ctx, `WHERE sha256 = ?`, sha)
-	if err != nil || len(ds) == 0 {
-		return decision{}, false, err
-	}
-	return ds[0], true, nil
+	d, ok, err := s.o.Catalog.ReviewDecision(ctx, sha)
+	return d, ok, dbErr("reading decisions", err)
 }
 
 func (s *Server) save(ctx context.Context, im catalog.Image, verdict string) error {
-	_, err := s.db().ExecContext(ctx, `INSERT INTO review_decisions(sha256, decision, reason, score, method, from_key, decided_at)
-		VALUES(?,?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET decision=excluded.decision, reason=excluded.reason,
-		score=excluded.score, method=excluded.method, from_key=excluded.from_key, decided_at=excluded.decided_at, undoing=0`,
-		im.SHA256, verdict, im.Reason, im.Score, im.Method, im.Key, time.Now().UTC().Format(decidedAt))
+	err := s.o.Catalog.SaveReviewDecision(ctx, decision{SHA256: im.SHA256, Decision: verdict,
+		Reason: im.Reason, Score: im.Score, Method: im.Method, FromKey: im.Key})
 	return dbErr("recording a decision", err)
 }
 
 func (s *Server) forget(ctx context.Context, sha string) error {
-	_, err := s.db().ExecContext(ctx, `DELETE FROM review_decisions WHERE sha256 = ?`, sha)
-	return dbErr("recording a decision", err)
+	return dbErr("recording a decision", s.o.Catalog.DeleteReviewDecision(ctx, sha))
 }
 
 // lock takes the decision lock, or gives up when ctx ends.
@@ -203,29 +151,30 @@ func (s *Server) undoLast(ctx context.Context, sha string) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	var ds []decision
+	var d decision
+	var ok bool
 	if sha == "" {
-		ds, err = s.decisions(ctx, `ORDER BY decided_at DESC LIMIT 1`)
+		d, ok, err = s.o.Catalog.LastReviewDecision(ctx)
 	} else {
-		ds, err = s.decisions(ctx, `WHERE sha256 = ?`, sha)
+		d, ok, err = s.o.Catalog.ReviewDecision(ctx, sha)
 	}
 	if err != nil {
-		return "", err
+		return "", dbErr("reading decisions", err)
 	}
-	if len(ds) == 0 {
+	if !ok {
 		return "", fmt.Errorf("review: no decision to undo: %w", errConflict)
 	}
-	if err := s.undo(ctx, ds[0]); err != nil {
+	if err := s.undo(ctx, d); err != nil {
 		return "", err
 	}
-	progress.Info(s.events, stage, fmt.Sprintf("undid %s on %s", ds[0].Decision, ds[0].SHA256))
-	return ds[0].SHA256, nil
+	progress.Info(s.events, stage, fmt.Sprintf("undid %s on %s", d.Decision, d.SHA256))
+	return d.SHA256, nil
 }
 
 // undo reverses d. It is marked first so that recover can finish an undo
 // that a crash cut short.
 func (s *Server) undo(ctx context.Context, d decision) error {
-	if _, err := s.db().ExecContext(ctx, `UPDATE review_decisions SET undoing = 1 WHERE sha256 = ?`, d.SHA256); err != nil {
+	if err := s.o.Catalog.SetReviewUndoing(ctx, d.SHA256, true); err != nil {
 		return dbErr("recording an undo", err)
 	}
 	if d.Decision == verdictKeep {
@@ -267,7 +216,7 @@ func (s *Server) finishUndo(ctx context.Context, d decision) error {
 //   - a decision on an image that left the catalog, or a discard on an
 //     image someone has since restored (`scour clean restore`), is dropped.
 func (s *Server) recover(ctx context.Context) error {
-	ds, err := s.decisions(ctx, ``)
+	ds, err := s.decisions(ctx)
 	if err != nil {
 		return err
 	}
@@ -290,7 +239,7 @@ func (s *Server) recover(ctx context.Context) error {
 					return err
 				}
 				if !moved {
-					if _, err := s.db().ExecContext(ctx, `UPDATE review_decisions SET undoing = 0 WHERE sha256 = ?`, d.SHA256); err != nil {
+					if err := s.o.Catalog.SetReviewUndoing(ctx, d.SHA256, false); err != nil {
 						return dbErr("recording an undo", err)
 					}
 					continue
@@ -359,7 +308,7 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 	for _, f := range flags {
 		byImage[f.SHA256] = append(byImage[f.SHA256], f)
 	}
-	ds, err := s.decisions(ctx, ``)
+	ds, err := s.decisions(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -116,16 +115,14 @@ func (p *project) onDisk(key string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// cleanDecision is what clean will obey for sha: keep, reject or "". Clean
-// offers no reader, so the test reads its table.
+// cleanDecision is what clean will obey for sha: keep, reject or "".
 func (p *project) cleanDecision(sha string) string {
 	p.t.Helper()
-	var d string
-	err := p.cat.DB().QueryRow(`SELECT decision FROM clean_decisions WHERE sha256 = ?`, sha).Scan(&d)
-	if err != nil && !strings.Contains(err.Error(), "no rows") {
+	ds, err := p.cat.CleanDecisions(context.Background())
+	if err != nil {
 		p.t.Fatal(err)
 	}
-	return d
+	return ds[sha]
 }
 
 func (p *project) start(classes []Class) (*Server, *progress.Recorder) {

@@ -222,9 +222,10 @@ func TestRecoversInterruptedDecisions(t *testing.T) {
 
 	// The crash: one undo got as far as moving the bytes back, one only as
 	// far as marking itself, and a discard's clean decision was lost.
-	db := p.cat.DB()
-	if _, err := db.Exec(`UPDATE review_decisions SET undoing = 1 WHERE sha256 IN (?, ?)`, moved, unmoved); err != nil {
-		t.Fatal(err)
+	for _, sha := range []string{moved, unmoved} {
+		if err := p.cat.SetReviewUndoing(ctx, sha, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := p.store.Move(ctx, p.image(moved).Key, qkey[moved]); err != nil {
 		t.Fatal(err)

@@ -243,14 +243,10 @@ func Fetch(ctx context.Context, st store.Store, s Spec, local string) error {
 // quiescent (no transaction open); a checkpoint folds the WAL into the file
 // first so the copy is whole.
 func Upload(ctx context.Context, st store.Store, s Spec, cat *catalog.Catalog) error {
-	if _, err := cat.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return err
-	}
 	snap := cat.Path() + ".upload"
 	os.Remove(snap)
-	// VACUUM INTO writes a consistent copy even while the catalog is open.
-	if _, err := cat.DB().ExecContext(ctx, `VACUUM INTO ?`, snap); err != nil {
-		return fmt.Errorf("snapshot of %s: %w", cat.Path(), err)
+	if err := cat.Snapshot(ctx, snap); err != nil {
+		return err
 	}
 	defer os.Remove(snap)
 	f, err := os.Open(snap)
@@ -286,15 +282,6 @@ func writeFile(path string, r io.Reader) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
-}
-
-func init() {
-	catalog.RegisterMigration(900, `
-CREATE TABLE merged_shards (
-	name       TEXT PRIMARY KEY,  -- shard-0003-of-0016
-	version    TEXT NOT NULL,     -- size and time of the catalog object merged
-	merged_at  TEXT NOT NULL
-);`)
 }
 
 // MergeSummary says what a merge took.
@@ -341,8 +328,10 @@ func Merge(ctx context.Context, st store.Store, cat *catalog.Catalog, scratch st
 			continue
 		}
 		version := fmt.Sprintf("%d@%d", info.Size, info.ModTime.UnixNano())
-		var prev string
-		cat.DB().QueryRowContext(ctx, `SELECT version FROM merged_shards WHERE name=?`, name).Scan(&prev)
+		prev, err := cat.MergedShard(ctx, name)
+		if err != nil {
+			return sum, err
+		}
 		if prev == version {
 			sum.Skipped = append(sum.Skipped, name)
 			continue
@@ -373,8 +362,7 @@ func Merge(ctx context.Context, st store.Store, cat *catalog.Catalog, scratch st
 			}
 			sum.Orphans++
 		}
-		if _, err := cat.DB().ExecContext(ctx, `INSERT INTO merged_shards(name, version, merged_at) VALUES(?,?,?)
-			ON CONFLICT(name) DO UPDATE SET version=excluded.version, merged_at=excluded.merged_at`, name, version, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		if err := cat.SetMergedShard(ctx, name, version); err != nil {
 			return sum, err
 		}
 		sum.Merged = append(sum.Merged, name)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"time"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/catalog"
@@ -15,17 +14,6 @@ import (
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/store"
 )
-
-func init() {
-	catalog.RegisterMigration(500, `
-CREATE TABLE splits (
-	sha256     TEXT PRIMARY KEY,
-	split      TEXT NOT NULL,   -- train | val | test
-	seed       INTEGER NOT NULL,
-	updated_at TEXT NOT NULL
-);
-CREATE INDEX splits_split ON splits(split);`)
-}
 
 // Summary counts images per class and set.
 type Summary struct {
@@ -61,64 +49,31 @@ func Run(ctx context.Context, cat *catalog.Catalog, f Fractions, seed int64, gro
 	if err != nil {
 		return Summary{}, err
 	}
-	tx, err := cat.DB().BeginTx(ctx, nil)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM splits`); err != nil {
-		return Summary{}, err
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO splits(sha256, split, seed, updated_at) VALUES(?,?,?,?)`)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer st.Close()
-	now := time.Now().UTC().Format(time.RFC3339)
 	sum := Summary{Seed: seed, Counts: map[string]map[string]int{}, Groups: len(groups)}
+	as := make([]catalog.Assignment, 0, len(items))
 	for _, it := range items {
 		s := assign[it.SHA256]
-		if _, err := st.ExecContext(ctx, it.SHA256, s, seed, now); err != nil {
-			return Summary{}, err
-		}
+		as = append(as, catalog.Assignment{SHA256: it.SHA256, Split: s})
 		if sum.Counts[it.Class] == nil {
 			sum.Counts[it.Class] = map[string]int{}
 		}
 		sum.Counts[it.Class][s]++
 	}
-	return sum, tx.Commit()
+	if err := cat.ReplaceSplit(ctx, seed, as); err != nil {
+		return Summary{}, err
+	}
+	return sum, nil
 }
 
 // Member is one image of a set.
-type Member struct {
-	SHA256, Class, Key, Split string
-}
+type Member = catalog.SplitMember
 
 // Members lists the kept images of one set ("" = all sets), in class then
 // hash order. It fails with a message that says what to run when the
 // catalog has no split yet.
 func Members(ctx context.Context, cat *catalog.Catalog, set string) ([]Member, error) {
-	q := `SELECT i.sha256, i.class, i.key, s.split FROM images i JOIN splits s ON s.sha256 = i.sha256 WHERE i.status = 'kept'`
-	args := []any{}
-	if set != "" {
-		q += ` AND s.split = ?`
-		args = append(args, set)
-	}
-	q += ` ORDER BY i.class, i.sha256`
-	rows, err := cat.DB().QueryContext(ctx, q, args...)
+	out, err := cat.SplitMembers(ctx, set)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		if err := rows.Scan(&m.SHA256, &m.Class, &m.Key, &m.Split); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 && set == "" {
