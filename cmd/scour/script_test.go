@@ -29,12 +29,16 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar: each is a small session at a
 // shell, with the files it needs, the commands and what they must print.
+// Scripts that need the shared test data say so with [!shared] skip; the
+// others run everywhere.
 func TestScripts(t *testing.T) {
-	shared := sharedtest.Dir(t)
+	shared, haveShared := sharedtest.Find()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("SHARED", shared)
+			if haveShared {
+				env.Setenv("SHARED", shared)
+			}
 			examples, _ := filepath.Abs("../../examples")
 			env.Setenv("EXAMPLES", examples)
 			// Tools the test set-up installed (ONNX Runtime, the S3 server).
@@ -46,10 +50,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		// [onnx] holds when ONNX Runtime is installed (test.sh sets the
-		// variable), so clean's recognizer and the head can run.
+		// variable), so clean's recognizer and the head can run; [shared]
+		// when the shared test data was found ($SHARED).
 		Condition: func(cond string) (bool, error) {
-			if cond == "onnx" {
+			switch cond {
+			case "onnx":
 				return os.Getenv("SCOUR_ONNXRUNTIME_LIB") != "", nil
+			case "shared":
+				return haveShared, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
