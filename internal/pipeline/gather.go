@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +45,46 @@ func (Gather) Fingerprint(ctx context.Context, p *project.Project) (string, erro
 	h.yaml(p.Config.Classes)
 	h.yaml(p.Config.Sources)
 	h.yaml(p.Config.Fetch)
+	// A folder or URL list is an input too: photos added to the folder must
+	// be gathered even though scour.yaml did not change.
+	for _, s := range p.Config.Sources {
+		if s.Path != "" {
+			if err := hashTree(h, p.Path(s.Path)); err != nil {
+				return "", err
+			}
+		}
+	}
 	// Pending URLs mean gather has work left.
 	byState, _, err := p.Catalog.CountURLs(ctx)
 	h.row("pending", strconv.Itoa(byState["pending"]))
 	return sum(), err
+}
+
+// hashTree hashes the names, sizes and modification times of the files
+// under root (or of root itself, a file): enough to see an added, removed
+// or rewritten photo without reading every byte. A missing path hashes as
+// such; gather then says what is wrong with it.
+func hashTree(h hasher, root string) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		h.row(rel, fmt.Sprintf("%d %d", info.Size(), info.ModTime().UnixNano()))
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		h.row(root, "missing")
+		return nil
+	}
+	return err
 }
 
 func (g Gather) Run(ctx context.Context, p *project.Project, events progress.Sink) (any, error) {
