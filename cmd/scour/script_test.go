@@ -81,7 +81,8 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			// serve-images DIR: serve DIR's files at /img/NAME, plus /html/*
-			// (HTML sent as image/jpeg) and /gone/* (404), on loopback; sets $SERVER.
+			// (HTML sent as image/jpeg), /gone/* (404) and /busy/* (503, a
+			// passing failure), on loopback; sets $SERVER.
 			"serve-images": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {
 					ts.Fatalf("usage: serve-images DIR")
@@ -92,6 +93,9 @@ func TestScripts(t *testing.T) {
 				mux.HandleFunc("/html/", func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "image/jpeg")
 					fmt.Fprint(w, "<!doctype html><title>Forbidden</title>")
+				})
+				mux.HandleFunc("/busy/", func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "busy", http.StatusServiceUnavailable)
 				})
 				srv := httptest.NewServer(mux)
 				ts.Defer(srv.Close)
