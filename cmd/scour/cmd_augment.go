@@ -1,28 +1,17 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scour-dev/scour/internal/augment"
-	"github.com/scour-dev/scour/internal/catalog"
-	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
 )
 
 func newAugmentCmd(g *globals) *cobra.Command {
-	var (
-		preview, params string
-		images, samples int
-		seed            int64
-	)
+	var st pipeline.AugmentPreview
 	c := &cobra.Command{
 		Use:   "augment --preview FILE.png",
 		Short: "Preview the training augmentation on a few kept images",
@@ -35,7 +24,7 @@ or --params in the same Keras argument syntax.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if preview == "" {
+			if st.File == "" {
 				return usagef("--preview FILE.png is required")
 			}
 			p, err := project.Open(ctx, g.dir)
@@ -43,80 +32,19 @@ or --params in the same Keras argument syntax.`,
 				return err
 			}
 			defer p.Close()
-			text := p.Config.Train.Augment
-			if params != "" {
-				text = params
-			}
-			ap, err := augment.ParseParams(text)
-			if err != nil {
-				return usagef("augment %q: %v", text, err)
-			}
-			var imgs []image.Image
-			err = p.Catalog.ForEachImage(ctx, catalog.ImageFilter{Status: catalog.StatusKept}, func(im catalog.Image) error {
-				if len(imgs) >= images {
-					return errStop
-				}
-				b, err := readAll(ctx, p, im.Key)
-				if err != nil {
-					return nil
-				}
-				img, _, err := imaging.Decode(b, imaging.Limits{})
-				if err != nil {
-					return nil
-				}
-				// Shrink to the training size: that is what augmentation sees.
-				sz := p.Config.Train.InputSize
-				imgs = append(imgs, rgbImage(imaging.ResizeRGB(img, sz, sz), sz))
-				return nil
-			})
-			if err != nil && err != errStop {
-				return err
-			}
-			if len(imgs) == 0 {
-				return fmt.Errorf("no kept images to preview: run gather first")
-			}
-			grid := augment.PreviewGrid(imgs, ap, seed, samples)
-			f, err := os.Create(preview)
+			res, err := st.Do(ctx, p)
 			if err != nil {
 				return err
 			}
-			if err := png.Encode(f, grid); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			return newUI(g).result(map[string]string{"preview": preview, "params": ap.String()}, func(w io.Writer) {
-				fmt.Fprintf(w, "wrote %s (%s)\n", preview, ap.String())
+			return newUI(g).result(res, func(w io.Writer) {
+				fmt.Fprintf(w, "wrote %s (%s)\n", res.Preview, res.Params)
 			})
 		},
 	}
-	c.Flags().StringVar(&preview, "preview", "", "PNG file to write")
-	c.Flags().StringVar(&params, "params", "", "Keras ImageDataGenerator arguments (default: train.augment)")
-	c.Flags().IntVar(&images, "images", 4, "how many images")
-	c.Flags().IntVar(&samples, "samples", 6, "augmented samples per image")
-	c.Flags().Int64Var(&seed, "seed", 1, "random seed")
+	c.Flags().StringVar(&st.File, "preview", "", "PNG file to write")
+	c.Flags().StringVar(&st.Params, "params", "", "Keras ImageDataGenerator arguments (default: train.augment)")
+	c.Flags().IntVar(&st.Images, "images", 4, "how many images")
+	c.Flags().IntVar(&st.Samples, "samples", 6, "augmented samples per image")
+	c.Flags().Int64Var(&st.Seed, "seed", 1, "random seed")
 	return c
-}
-
-var errStop = errors.New("stop")
-
-func readAll(ctx context.Context, p *project.Project, key string) ([]byte, error) {
-	r, err := p.Store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(r)
-}
-
-// rgbImage wraps HWC RGB bytes as an image.
-func rgbImage(px []uint8, size int) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, size, size))
-	for i := 0; i < size*size; i++ {
-		copy(img.Pix[i*4:i*4+3], px[i*3:i*3+3])
-		img.Pix[i*4+3] = 255
-	}
-	return img
 }

@@ -1,24 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scour-dev/scour/internal/clean/cleanbench"
-	"github.com/scour-dev/scour/internal/gather/gatherbench"
-	"github.com/scour-dev/scour/internal/nn/nnbench"
-	"github.com/scour-dev/scour/internal/sharedtest"
+	"github.com/scour-dev/scour/internal/bench"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -27,48 +18,20 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure scour's speed against its reference figures",
 		Long: `bench runs reproducible benchmarks and prints each figure beside the
 reference it is compared with. Close other work first: the figures are only
-meaningful on a quiet machine.`,
+meaningful on a quiet machine.
+
+The benchmarks read the shared test data (photos, the PyTorch reference
+script): set SCOUR_SHARED to its folder, or pass --images, --shared or
+--torch-script.`,
 	}
 	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g), newBenchShardsCmd(g))
 	return c
 }
 
-// startBenchServer starts `scour bench serve` as a child process and
-// returns its port and image count.
-func startBenchServer(cmd *cobra.Command, images string, latency time.Duration, hosts int) (port, count int, stop func(), err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	srv := exec.CommandContext(cmd.Context(), exe, "bench", "serve", "--images", images, "--latency", latency.String(), "--hosts", strconv.Itoa(hosts))
-	srv.Stderr = os.Stderr
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	if err := srv.Start(); err != nil {
-		return 0, 0, nil, err
-	}
-	stop = func() { srv.Process.Kill(); srv.Wait() }
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		stop()
-		return 0, 0, nil, fmt.Errorf("bench server did not start: %v", err)
-	}
-	if _, err := fmt.Sscanf(strings.TrimSpace(line), "ready %d %d", &port, &count); err != nil {
-		stop()
-		return 0, 0, nil, fmt.Errorf("bench server said %q", line)
-	}
-	return port, count, stop, nil
-}
+const imagesHelp = "folder of photos to serve (default: $SCOUR_SHARED/images)"
 
 func newBenchShardsCmd(g *globals) *cobra.Command {
-	var (
-		urls, hosts int
-		procs       []int
-		latency     time.Duration
-		images      string
-	)
+	var o bench.ShardsOptions
 	c := &cobra.Command{
 		Use:   "shards",
 		Short: "Gather throughput with 1, 2 and 4 shard processes on loopback",
@@ -80,81 +43,32 @@ overhead of sharding and how the work divides; across machines each shard
 brings its own cores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			port, count, stop, err := startBenchServer(cmd, images, latency, hosts)
-			if err != nil {
+			var err error
+			if o.Exe, err = os.Executable(); err != nil {
 				return err
 			}
-			defer stop()
-			exe, err := os.Executable()
+			rows, err := bench.Shards(cmd.Context(), o)
 			if err != nil {
 				return err
-			}
-			type row struct {
-				Procs        int     `json:"processes"`
-				Seconds      float64 `json:"seconds"`
-				ImagesPerSec float64 `json:"images_per_s"`
-				Speedup      float64 `json:"speedup"`
-			}
-			var rows []row
-			for _, n := range procs {
-				dir, err := os.MkdirTemp("", "scour-bench-shards-")
-				if err != nil {
-					return err
-				}
-				var list strings.Builder
-				for i := 0; i < urls; i++ {
-					fmt.Fprintf(&list, "http://127.0.0.%d:%d/img/%d?n=%d\n", 1+i%hosts, port, i%count, i)
-				}
-				os.WriteFile(filepath.Join(dir, "urls.txt"), []byte(list.String()), 0o644)
-				cfg := "classes:\n  - name: bench\nsources:\n  - engine: urls\n    path: urls.txt\n    classes: [bench]\nfetch:\n  workers: 64\n  per_host: 4\n  retries: 1\n  min_width: 8\n  min_height: 8\n"
-				os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(cfg), 0o644)
-				t0 := time.Now()
-				var cmds []*exec.Cmd
-				for k := 0; k < n; k++ {
-					args := []string{"-C", dir, "-q", "gather"}
-					if n > 1 {
-						args = append(args, "--shard", fmt.Sprintf("%d/%d", k, n))
-					}
-					c := exec.CommandContext(cmd.Context(), exe, args...)
-					c.Stderr = os.Stderr
-					if err := c.Start(); err != nil {
-						return err
-					}
-					cmds = append(cmds, c)
-				}
-				for _, c := range cmds {
-					if err := c.Wait(); err != nil {
-						return fmt.Errorf("shard process: %w", err)
-					}
-				}
-				sec := time.Since(t0).Seconds()
-				os.RemoveAll(dir)
-				r := row{Procs: n, Seconds: sec, ImagesPerSec: float64(urls) / sec}
-				if len(rows) > 0 {
-					r.Speedup = r.ImagesPerSec / rows[0].ImagesPerSec
-				} else {
-					r.Speedup = 1
-				}
-				rows = append(rows, r)
 			}
 			return newUI(g).result(rows, func(w io.Writer) {
-				fmt.Fprintf(w, "sharded gather: %d URLs over loopback, %d cores, each run from a cold start (process start, catalog, store)\n", urls, runtime.NumCPU())
+				fmt.Fprintf(w, "sharded gather: %d URLs over loopback, %d cores, each run from a cold start (process start, catalog, store)\n", o.URLs, runtime.NumCPU())
 				for _, r := range rows {
 					fmt.Fprintf(w, "  %d process(es)   %7.2f s   %6.0f images/s   speed-up %.2fx\n", r.Procs, r.Seconds, r.ImagesPerSec, r.Speedup)
 				}
 			})
 		},
 	}
-	c.Flags().IntVar(&urls, "urls", 20000, "URLs to gather in each run")
-	c.Flags().IntVar(&hosts, "hosts", 16, "loopback addresses the server listens on")
-	c.Flags().IntSliceVar(&procs, "procs", []int{1, 2, 4}, "shard process counts to compare")
-	c.Flags().DurationVar(&latency, "latency", 30*time.Millisecond, "server latency per request")
-	c.Flags().StringVar(&images, "images", defaultImagesDir(), "folder of photos to serve")
+	c.Flags().IntVar(&o.URLs, "urls", 20000, "URLs to gather in each run")
+	c.Flags().IntVar(&o.Hosts, "hosts", 16, "loopback addresses the server listens on")
+	c.Flags().IntSliceVar(&o.Procs, "procs", []int{1, 2, 4}, "shard process counts to compare")
+	c.Flags().DurationVar(&o.Latency, "latency", 30*time.Millisecond, "server latency per request")
+	c.Flags().StringVar(&o.Images, "images", bench.SharedPath("images"), imagesHelp)
 	return c
 }
 
 func newBenchDedupCmd(g *globals) *cobra.Command {
-	var o cleanbench.DedupOptions
+	var o bench.DedupOptions
 	c := &cobra.Command{
 		Use:   "dedup",
 		Short: "Near-duplicate search over 1,000,000 64-bit hashes (all pairs within distance 6)",
@@ -165,7 +79,7 @@ beside the target (under 10 s and 1 GB on 2 cores) and the reference:
 imagededup stalls at about 100,000 images.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := cleanbench.Dedup(cmd.Context(), o)
+			r, err := bench.Dedup(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -179,8 +93,7 @@ imagededup stalls at about 100,000 images.`,
 }
 
 func newBenchCleanCmd(g *globals) *cobra.Command {
-	var shared, class string
-	var speedN int
+	var o bench.CleanOptions
 	c := &cobra.Command{
 		Use:   "clean",
 		Short: "Off-topic and duplicate precision/recall on a planted noisy class, and recognizer speed",
@@ -190,33 +103,25 @@ classes) and planted copies (exact, re-encoded, resized, cropped), runs clean,
 and prints precision and recall of the off-topic flags for each method
 (reference, labels, outlier) and of duplicate detection. Then it measures
 decode + resize + MobileNetV2 images/s, alone and as the whole clean stage.
-Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data.`,
+Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data (--shared,
+or SCOUR_SHARED).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			q, err := cleanbench.Quality(ctx, cleanbench.QualityOptions{Shared: shared, Class: class})
+			r, err := bench.Clean(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			s, err := cleanbench.Speed(ctx, cleanbench.SpeedOptions{Shared: shared, N: speedN})
-			if err != nil {
-				return err
-			}
-			return newUI(g).result(map[string]any{"quality": q, "speed": s}, func(w io.Writer) {
-				fmt.Fprint(w, q.String())
-				fmt.Fprint(w, s.String())
-			})
+			return newUI(g).result(r, func(w io.Writer) { fmt.Fprint(w, r.String()) })
 		},
 	}
-	d, _ := sharedtest.Find()
-	c.Flags().StringVar(&shared, "shared", d, "the shared test data folder")
-	c.Flags().IntVar(&speedN, "speed-images", 0, "photos for the speed part (0 = all, about 1,100)")
-	c.Flags().StringVar(&class, "class", "Destroyers", "the boats class the junk is mixed into (Destroyers, Carriers, Submarines, ...)")
+	c.Flags().StringVar(&o.Shared, "shared", bench.SharedPath(), "the shared test data folder (default: $SCOUR_SHARED)")
+	c.Flags().IntVar(&o.SpeedImages, "speed-images", 0, "photos for the speed part (0 = all, about 1,100)")
+	c.Flags().StringVar(&o.Class, "class", "Destroyers", "the boats class the junk is mixed into (Destroyers, Carriers, Submarines, ...)")
 	return c
 }
 
 func newBenchTrainCmd(g *globals) *cobra.Command {
-	var o nnbench.Options
+	var o bench.TrainOptions
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train and inference images/s of the reference CNN, beside PyTorch in the same run",
@@ -224,35 +129,26 @@ func newBenchTrainCmd(g *globals) *cobra.Command {
 dropout 0.5, dense 128, dense 2, Adam, batch 32, 128x128x3) in scour's engine:
 training and inference images/s, achieved GFLOP/s and its fraction of a
 measured SGEMM peak, peak RSS. When /usr/bin/python3 has torch (Debian
-python3-torch), the PyTorch reference script runs right after in the same
+python3-torch), the PyTorch reference script (--torch-script, by default
+$SCOUR_SHARED/bench/torch_cnn_reference.py) runs right after in the same
 command and the ratios are printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := nnbench.Run(cmd.Context(), o)
+			r, err := bench.Train(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
 			return newUI(g).result(r, func(w io.Writer) { fmt.Fprint(w, r.String()) })
 		},
 	}
-	d, _ := sharedtest.Find()
-	c.Flags().StringVar(&o.TorchScript, "torch-script", filepath.Join(d, "bench", "torch_cnn_reference.py"), "the PyTorch reference script (empty: skip PyTorch)")
+	c.Flags().StringVar(&o.TorchScript, "torch-script", bench.SharedPath("bench", "torch_cnn_reference.py"), "the PyTorch reference script (default: in $SCOUR_SHARED; empty: skip PyTorch)")
 	c.Flags().IntVar(&o.Steps, "steps", 20, "timed steps")
 	c.Flags().IntVar(&o.Threads, "threads", 2, "threads for both engines")
 	return c
 }
 
-func defaultImagesDir() string {
-	d, _ := sharedtest.Find()
-	return filepath.Join(d, "images")
-}
-
 func newBenchGatherCmd(g *globals) *cobra.Command {
-	var (
-		urls, hosts, workers, perHost int
-		latency                       time.Duration
-		images, cpuprofile            string
-	)
+	var o bench.GatherOptions
 	c := &cobra.Command{
 		Use:   "gather",
 		Short: "Download N URLs from a loopback server through the real fetch path",
@@ -266,44 +162,24 @@ img2dataset's published ~100 samples/s per core.`,
   scour bench gather --urls 100000   # check that memory stays flat`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := os.Stat(images); err != nil {
-				return usagef("--images %s: %v (point it at a folder of photos)", images, err)
-			}
-			port, count, stop, err := startBenchServer(cmd, images, latency, hosts)
-			if err != nil {
+			var err error
+			if o.Exe, err = os.Executable(); err != nil {
 				return err
 			}
-			defer stop()
-			dir, err := os.MkdirTemp("", "scour-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			r, err := gatherbench.Run(cmd.Context(), gatherbench.Options{URLs: urls, Hosts: hosts, Port: port, Workers: workers, PerHost: perHost, Dir: dir, Images: count})
+			r, err := bench.Gather(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
 			return newUI(g).result(r, func(w io.Writer) { fmt.Fprint(w, r.String()) })
 		},
 	}
-	c.Flags().IntVar(&urls, "urls", 20000, "number of URLs to gather")
-	c.Flags().IntVar(&hosts, "hosts", 16, "loopback addresses the server listens on (127.0.0.1..N)")
-	c.Flags().IntVar(&workers, "workers", 64, "concurrent downloads")
-	c.Flags().IntVar(&perHost, "per-host", 4, "concurrent downloads per host")
-	c.Flags().DurationVar(&latency, "latency", 30*time.Millisecond, "server latency per request")
-	c.Flags().StringVar(&images, "images", defaultImagesDir(), "folder of photos to serve")
-	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the gathering process to FILE")
+	c.Flags().IntVar(&o.URLs, "urls", 20000, "number of URLs to gather")
+	c.Flags().IntVar(&o.Hosts, "hosts", 16, "loopback addresses the server listens on (127.0.0.1..N)")
+	c.Flags().IntVar(&o.Workers, "workers", 64, "concurrent downloads")
+	c.Flags().IntVar(&o.PerHost, "per-host", 4, "concurrent downloads per host")
+	c.Flags().DurationVar(&o.Latency, "latency", 30*time.Millisecond, "server latency per request")
+	c.Flags().StringVar(&o.Images, "images", bench.SharedPath("images"), imagesHelp)
+	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the gathering process to FILE")
 	return c
 }
 
@@ -318,17 +194,9 @@ func newBenchServeCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			imgs, err := gatherbench.LoadImages(images)
-			if err != nil {
-				return err
-			}
-			port, err := gatherbench.Serve(cmd.Context(), imgs, latency, hosts)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("ready %d %d\n", port, len(imgs))
-			<-cmd.Context().Done()
-			return nil
+			return bench.Serve(cmd.Context(), images, latency, hosts, func(port, n int) {
+				fmt.Printf("ready %d %d\n", port, n)
+			})
 		},
 	}
 	c.Flags().StringVar(&images, "images", "", "")

@@ -1,32 +1,21 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/pipeline"
-	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/shard"
-	"github.com/scour-dev/scour/internal/vision"
-	"github.com/scour-dev/scour/internal/vision/cloud"
 )
-
-// cloudConfirmUSD is the estimated cost above which a cloud labeler needs --yes.
-const cloudConfirmUSD = 1.0
 
 func newCleanCmd(g *globals) *cobra.Command {
 	var (
-		dryRun, yes bool
-		labeler     string
-		shardFlag   string
-		shards      int
+		st        pipeline.Clean
+		shardFlag string
+		shards    int
 	)
 	c := &cobra.Command{
 		Use:   "clean",
@@ -67,113 +56,30 @@ the runtime the pixel checks and hash duplicates still run.`,
 				return err
 			}
 			defer p.Close()
-			spec, err := shardSpec(shardFlag, shards)
+			if st.Shard, err = pipeline.ParseShard(shardFlag, shards); err != nil {
+				return err
+			}
+			sum, err := st.Do(ctx, p, ui)
 			if err != nil {
 				return err
 			}
-			lab, err := newLabeler(ctx, p, labeler, yes, ui)
-			if err != nil {
-				return err
-			}
-			if lab != nil {
-				defer lab.Close()
-			}
-			opts := clean.Options{
-				Catalog: p.Catalog, Store: p.Store, Labeler: lab, Config: p.Config.Clean,
-				Classes: pipeline.CleanClasses(p), DryRun: dryRun, Events: ui,
-			}
-			if spec.Enabled() {
-				// A shard measures and labels its own images; judging needs
-				// whole classes and runs after merge.
-				sess, err := shard.Start(ctx, p.Store, spec, p.Dir)
-				if err != nil {
-					return err
-				}
-				defer sess.Close(ctx)
-				opts.Catalog, opts.MeasureOnly = sess.Catalog, true
-				sum, err := clean.Run(ctx, opts)
-				if err == nil {
-					err = sess.Finish(ctx, sum)
-				}
-				if err != nil {
-					return err
-				}
+			if st.Shard.Enabled() {
 				return ui.result(sum, func(w io.Writer) {
-					fmt.Fprintf(w, "shard %s: measured %d and labelled %d of %d images; run `scour merge`, then `scour clean`\n", spec, sum.Measured, sum.Labelled, sum.Images)
+					fmt.Fprintf(w, "shard %s: measured %d and labelled %d of %d images; run `scour merge`, then `scour clean`\n", st.Shard, sum.Measured, sum.Labelled, sum.Images)
 				})
-			}
-			sum, err := clean.Run(ctx, opts)
-			if err != nil {
-				return err
 			}
 			return ui.result(sum, func(w io.Writer) { printClean(w, sum) })
 		},
 	}
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "decide and report, move nothing")
-	c.Flags().StringVar(&labeler, "labeler", "local", "recognizer: local (offline), rekognition (AWS) or vision (Google Cloud Vision, key in GOOGLE_API_KEY), or none")
-	c.Flags().BoolVar(&yes, "yes", false, "accept the estimated cost of a cloud labeler")
+	c.Flags().BoolVar(&st.DryRun, "dry-run", false, "decide and report, move nothing")
+	c.Flags().StringVar(&st.Labeler, "labeler", "local", "recognizer: local (offline), rekognition (AWS) or vision (Google Cloud Vision, key in GOOGLE_API_KEY), or none")
+	c.Flags().BoolVar(&st.Yes, "yes", false, "accept the estimated cost of a cloud labeler")
 	c.Flags().StringVar(&shardFlag, "shard", "", "as shard k of N (see gather --shard): only measure and label this shard's images, for merge")
 	c.Flags().IntVar(&shards, "shards", 0, "as one of N shards, the index from JOB_COMPLETION_INDEX")
 	return c
 }
 
-// newLabeler builds the recognizer clean uses. A missing ONNX Runtime is
-// not an error: clean runs the checks that need no model and says so.
-func newLabeler(ctx context.Context, p *project.Project, name string, yes bool, ui *ui) (vision.Labeler, error) {
-	switch name {
-	case "none":
-		return nil, nil
-	case "local":
-		return pipeline.LocalLabeler(ui)
-	case "rekognition", "vision":
-	default:
-		return nil, usagef("--labeler %q: want local, rekognition, vision or none", name)
-	}
-	n := 0
-	for _, m := range mustCounts(ctx, p) {
-		n += m
-	}
-	var lab interface {
-		vision.Labeler
-		EstimateCost(int) float64
-	}
-	var err error
-	if name == "rekognition" {
-		lab, err = cloud.NewRekognition(ctx, cloud.RekognitionOptions{})
-	} else {
-		key := os.Getenv("GOOGLE_API_KEY")
-		if key == "" {
-			return nil, usagef("--labeler vision needs an API key in GOOGLE_API_KEY")
-		}
-		lab, err = cloud.NewVision(cloud.VisionOptions{APIKey: key})
-	}
-	if err != nil {
-		return nil, err
-	}
-	cost := lab.EstimateCost(n)
-	progress.Warn(ui, "clean", fmt.Sprintf("%s: up to %d images would be sent, about $%.2f at list price (images labelled before are cached and free)", name, n, cost))
-	if cost > cloudConfirmUSD && !yes {
-		lab.Close()
-		return nil, usagef("estimated cost $%.2f is above $%.2f: run again with --yes to accept it", cost, cloudConfirmUSD)
-	}
-	return lab, nil
-}
-
-func mustCounts(ctx context.Context, p *project.Project) map[string]int {
-	out := map[string]int{}
-	counts, err := p.Catalog.CountImages(ctx)
-	if err != nil {
-		return out
-	}
-	for class, byStatus := range counts {
-		for _, n := range byStatus {
-			out[class] += n
-		}
-	}
-	return out
-}
-
-func printClean(w io.Writer, s clean.Summary) {
+func printClean(w io.Writer, s pipeline.CleanSummary) {
 	verb := "moved"
 	if s.DryRun {
 		verb = "would move"
@@ -215,10 +121,7 @@ func printClean(w io.Writer, s clean.Summary) {
 }
 
 func newRestoreCmd(g *globals) *cobra.Command {
-	var (
-		reason, class string
-		all, dryRun   bool
-	)
+	var r pipeline.Restore
 	c := &cobra.Command{
 		Use:   "restore [SHA256]",
 		Short: "Move quarantined images back, exactly as they were",
@@ -232,20 +135,15 @@ clean runs leave it alone.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			sha := ""
 			if len(args) == 1 {
-				sha = args[0]
-			}
-			if sha == "" && reason == "" && class == "" && !all {
-				return usagef("say what to restore: a SHA256, --reason, --class or --all")
+				r.SHA256 = args[0]
 			}
 			p, err := project.Open(ctx, g.dir)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			sum, err := clean.Restore(ctx, clean.RestoreOptions{Catalog: p.Catalog, Store: p.Store, SHA256: sha, Reason: reason, Class: class,
-				All: all, Keep: sha != "", DryRun: dryRun, Events: newUI(g)})
+			sum, err := r.Do(ctx, p, newUI(g))
 			if err != nil {
 				return err
 			}
@@ -261,9 +159,9 @@ clean runs leave it alone.`,
 			})
 		},
 	}
-	c.Flags().StringVar(&reason, "reason", "", "restore images quarantined for this reason")
-	c.Flags().StringVar(&class, "class", "", "restore quarantined images of this class")
-	c.Flags().BoolVar(&all, "all", false, "restore every quarantined image")
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would move, move nothing")
+	c.Flags().StringVar(&r.Reason, "reason", "", "restore images quarantined for this reason")
+	c.Flags().StringVar(&r.Class, "class", "", "restore quarantined images of this class")
+	c.Flags().BoolVar(&r.All, "all", false, "restore every quarantined image")
+	c.Flags().BoolVar(&r.DryRun, "dry-run", false, "say what would move, move nothing")
 	return c
 }

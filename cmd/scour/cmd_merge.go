@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/shard"
 )
 
 func newMergeCmd(g *globals) *cobra.Command {
@@ -35,12 +34,7 @@ the last merge.`,
 				return err
 			}
 			defer p.Close()
-			scratch, err := os.MkdirTemp("", "scour-merge-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(scratch)
-			sum, err := shard.Merge(ctx, p.Store, p.Catalog, scratch)
+			sum, err := pipeline.Merge(ctx, p)
 			if err != nil {
 				return err
 			}

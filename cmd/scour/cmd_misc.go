@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/scour-dev/scour/internal/export"
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
 )
 
@@ -68,14 +68,13 @@ func newExportCmd(g *globals) *cobra.Command {
 			ui := newUI(g)
 			switch format {
 			case "parquet":
-				n, err := export.WriteParquet(ctx, export.CatalogRows(ctx, p.Catalog), out)
+				n, err := pipeline.ExportParquet(ctx, p, out)
 				if err != nil {
 					return err
 				}
 				return ui.result(map[string]any{"rows": n, "file": out}, func(w io.Writer) { fmt.Fprintf(w, "wrote %d rows to %s\n", n, out) })
 			case "webdataset":
-				open := func(k string) (io.ReadCloser, error) { return p.Store.Get(ctx, k) }
-				sum, err := export.WriteWebDataset(ctx, export.CatalogRows(ctx, p.Catalog), open, out, perShard, p.Config.ClassNames())
+				sum, err := pipeline.ExportWebDataset(ctx, p, out, perShard)
 				if err != nil {
 					return err
 				}
@@ -92,7 +91,7 @@ func newExportCmd(g *globals) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			return p.Catalog.Export(ctx, w, format)
+			return pipeline.ExportTable(ctx, p, w, format)
 		},
 	}
 	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet or webdataset")

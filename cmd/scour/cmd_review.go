@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/review"
 )
 
 func newReviewCmd(g *globals) *cobra.Command {
@@ -38,13 +38,9 @@ printed here. Stop with Ctrl-C.`,
 				return err
 			}
 			defer p.Close()
-			var classes []review.Class
-			for _, c := range p.Config.Classes {
-				classes = append(classes, review.Class{Name: c.Name, References: c.References})
-			}
-			srv, err := review.Start(ctx, review.Options{Catalog: p.Catalog, Store: p.Store, ProjectDir: p.Dir, Classes: classes, Addr: addr, Events: ui})
+			srv, err := pipeline.StartReview(ctx, p, addr, ui)
 			if err != nil {
-				return usagef("%v", err)
+				return err
 			}
 			defer srv.Close()
 			if g.json {
@@ -58,7 +54,7 @@ printed here. Stop with Ctrl-C.`,
 			return srv.Wait()
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", review.DefaultAddr, "loopback address to listen on")
+	c.Flags().StringVar(&addr, "addr", pipeline.ReviewAddr, "loopback address to listen on")
 	c.Flags().BoolVar(&noOpen, "no-open", false, "do not open a browser")
 	return c
 }

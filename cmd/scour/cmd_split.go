@@ -9,13 +9,12 @@ import (
 
 	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
-	"github.com/scour-dev/scour/internal/split"
 )
 
 func newSplitCmd(g *globals) *cobra.Command {
 	var (
-		export string
-		seed   int64
+		st   pipeline.Split
+		seed int64
 	)
 	c := &cobra.Command{
 		Use:   "split",
@@ -37,27 +36,22 @@ DIR/{train,val,test}/<class>/ that Keras and PyTorch loaders read.`,
 				return err
 			}
 			defer p.Close()
-			if !cmd.Flags().Changed("seed") {
-				seed = p.Config.Split.Seed
+			if cmd.Flags().Changed("seed") {
+				st.Seed = &seed
 			}
-			sum, err := pipeline.Split(ctx, p, seed)
+			sum, err := st.Do(ctx, p, ui)
 			if err != nil {
 				return err
 			}
-			if export != "" {
-				if _, err := split.Export(ctx, p.Catalog, p.Store, export, ui); err != nil {
-					return err
-				}
-			}
-			return ui.result(sum, func(w io.Writer) { printSplit(w, sum, export) })
+			return ui.result(sum, func(w io.Writer) { printSplit(w, sum, st.Export) })
 		},
 	}
-	c.Flags().StringVar(&export, "export", "", "also write DIR/{train,val,test}/<class>/ image folders")
+	c.Flags().StringVar(&st.Export, "export", "", "also write DIR/{train,val,test}/<class>/ image folders")
 	c.Flags().Int64Var(&seed, "seed", 0, "override scour.yaml's split.seed")
 	return c
 }
 
-func printSplit(w io.Writer, s split.Summary, export string) {
+func printSplit(w io.Writer, s pipeline.SplitSummary, export string) {
 	classes := make([]string, 0, len(s.Counts))
 	for c := range s.Counts {
 		classes = append(classes, c)
@@ -66,7 +60,7 @@ func printSplit(w io.Writer, s split.Summary, export string) {
 	fmt.Fprintf(w, "%-20s %7s %7s %7s\n", "class", "train", "val", "test")
 	for _, c := range classes {
 		n := s.Counts[c]
-		fmt.Fprintf(w, "%-20s %7d %7d %7d\n", c, n[split.Train], n[split.Val], n[split.Test])
+		fmt.Fprintf(w, "%-20s %7d %7d %7d\n", c, n[pipeline.SetTrain], n[pipeline.SetVal], n[pipeline.SetTest])
 	}
 	fmt.Fprintf(w, "seed %d; %d near-duplicate groups kept on one side each\n", s.Seed, s.Groups)
 	if export != "" {

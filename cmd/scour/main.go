@@ -1,7 +1,8 @@
 // Command scour turns a few search queries into a clean, trained image
 // classifier. This file holds the root command and the one place where
 // errors become exit codes; each subcommand lives in its own cmd_*.go file
-// and only wires flags to the internal stages.
+// and only wires flags to one function or Stage of internal/pipeline, which
+// owns the work, and prints what it returns.
 package main
 
 import (
@@ -34,11 +35,6 @@ func (u usageError) Unwrap() error { return u.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// partialError says the command did useful work but left some for a re-run.
-type partialError struct{ error }
-
-func (p partialError) Unwrap() error { return p.error }
-
 type globals struct {
 	dir     string
 	json    bool
@@ -67,7 +63,6 @@ func run(args []string) int {
 
 func exitCode(ctx context.Context, err error) int {
 	var ue usageError
-	var pe partialError
 	switch {
 	case err == nil:
 		return exitOK
@@ -77,7 +72,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case errkind.IsFatal(err):
 		return exitFatal
-	case errors.As(err, &pe):
+	case errkind.IsPartial(err):
 		return exitPartial
 	}
 	return exitError

@@ -29,12 +29,16 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar: each is a small session at a
 // shell, with the files it needs, the commands and what they must print.
+// Scripts that need the shared test data say so with [!shared] skip; the
+// others run everywhere.
 func TestScripts(t *testing.T) {
-	shared := sharedtest.Dir(t)
+	shared, haveShared := sharedtest.Find()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("SHARED", shared)
+			if haveShared {
+				env.Setenv("SHARED", shared)
+			}
 			examples, _ := filepath.Abs("../../examples")
 			env.Setenv("EXAMPLES", examples)
 			// Tools the test set-up installed (ONNX Runtime, the S3 server).
@@ -46,10 +50,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		// [onnx] holds when ONNX Runtime is installed (test.sh sets the
-		// variable), so clean's recognizer and the head can run.
+		// variable), so clean's recognizer and the head can run; [shared]
+		// when the shared test data was found ($SHARED).
 		Condition: func(cond string) (bool, error) {
-			if cond == "onnx" {
+			switch cond {
+			case "onnx":
 				return os.Getenv("SCOUR_ONNXRUNTIME_LIB") != "", nil
+			case "shared":
+				return haveShared, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -73,7 +81,8 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			// serve-images DIR: serve DIR's files at /img/NAME, plus /html/*
-			// (HTML sent as image/jpeg) and /gone/* (404), on loopback; sets $SERVER.
+			// (HTML sent as image/jpeg), /gone/* (404) and /busy/* (503, a
+			// passing failure), on loopback; sets $SERVER.
 			"serve-images": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {
 					ts.Fatalf("usage: serve-images DIR")
@@ -84,6 +93,9 @@ func TestScripts(t *testing.T) {
 				mux.HandleFunc("/html/", func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "image/jpeg")
 					fmt.Fprint(w, "<!doctype html><title>Forbidden</title>")
+				})
+				mux.HandleFunc("/busy/", func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "busy", http.StatusServiceUnavailable)
 				})
 				srv := httptest.NewServer(mux)
 				ts.Defer(srv.Close)

@@ -1,7 +1,3 @@
-// Package pipeline strings the stages together: `scour run` executes them
-// in order and skips what has not changed, and the report is assembled here
-// from what each stage left in the catalog and the runs folder, so that no
-// stage needs to know another's insides.
 package pipeline
 
 import (
@@ -14,11 +10,60 @@ import (
 	"sort"
 
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/report"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/train"
 )
+
+// ReportResult says where the report was written.
+type ReportResult struct {
+	Page   string `json:"report"` // the HTML page
+	Charts string `json:"-"`      // the folder of PNG and SVG charts
+	Runs   int    `json:"runs"`   // training runs shown
+}
+
+// Report writes one self-contained HTML page with the dataset's and the
+// training runs' charts. It always runs: it is cheap, and it shows what the
+// other stages left, whichever of them ran.
+type Report struct {
+	Dir    string // where to write (default: report/ in the project)
+	RankBy string // rank sweep variants by val-accuracy or gap ("" = the report's default)
+	// Verdict thresholds (zero = the report's defaults).
+	MaxGap, MinAccuracy, MaxDrop float64
+}
+
+func (Report) Name() string { return "report" }
+
+func (Report) Fingerprint(context.Context, *project.Project) (string, error) { return "", nil }
+
+func (r Report) Run(ctx context.Context, p *project.Project, events progress.Sink) (any, error) {
+	return r.Do(ctx, p, events)
+}
+
+// Do builds the report and writes it.
+func (r Report) Do(ctx context.Context, p *project.Project, _ progress.Sink) (ReportResult, error) {
+	var rb report.RankBy
+	if r.RankBy != "" {
+		var err error
+		if rb, err = report.ParseRankBy(r.RankBy); err != nil {
+			return ReportResult{}, configErr("%v", err)
+		}
+	}
+	rep, err := BuildReport(ctx, p)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	rep.RankBy = rb
+	rep.Thresholds = report.Thresholds{MaxGap: r.MaxGap, MinAccuracy: r.MinAccuracy, MaxDrop: r.MaxDrop}
+	dir := r.Dir
+	if dir == "" {
+		dir = filepath.Join(p.Dir, "report")
+	}
+	res := ReportResult{Page: filepath.Join(dir, "index.html"), Charts: filepath.Join(dir, "charts"), Runs: len(rep.Sweep.Runs)}
+	return res, report.Write(dir, rep)
+}
 
 // SamplesPerGroup bounds the contact sheets: this many kept images per
 // class and quarantined images per reason.
@@ -129,7 +174,8 @@ func loadRuns(ctx context.Context, p *project.Project) ([]report.Run, error) {
 	return out, nil
 }
 
-func toReportRun(ctx context.Context, p *project.Project, r train.Result) report.Run {
+// reportRun is a run's history and test result as the report sees them.
+func reportRun(r train.Result) report.Run {
 	rr := report.Run{Name: r.Name, Spec: r.Spec, Params: int64(r.Params)}
 	for _, e := range r.History {
 		rr.Epochs = append(rr.Epochs, report.Epoch{TrainLoss: e.TrainLoss, TrainAcc: e.TrainAcc, ValLoss: e.ValLoss, ValAcc: e.ValAcc, Seconds: e.Seconds})
@@ -137,6 +183,12 @@ func toReportRun(ctx context.Context, p *project.Project, r train.Result) report
 	if r.TestN > 0 {
 		rr.Test = &report.Confusion{Classes: r.Classes, Counts: r.Confusion}
 	}
+	return rr
+}
+
+// toReportRun adds the pictures of the run's worst-classified test images.
+func toReportRun(ctx context.Context, p *project.Project, r train.Result) report.Run {
+	rr := reportRun(r)
 	for _, m := range r.Worst {
 		im, err := p.Catalog.GetImage(ctx, m.SHA256)
 		if err != nil {

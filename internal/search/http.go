@@ -128,8 +128,18 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// ErrMarkupChanged is wrapped by the "served fine, parsed to nothing"
+// errors: the engine changed its page layout, and only a new scour helps.
+var ErrMarkupChanged = errors.New("search: the engine's page layout changed")
+
+// markupError keeps the engine's own message while wrapping ErrMarkupChanged.
+type markupError struct{ msg string }
+
+func (e *markupError) Error() string { return e.msg }
+func (e *markupError) Unwrap() error { return ErrMarkupChanged }
+
 // errMarkup builds the "served fine, parsed to nothing" error that means the
 // engine changed its page layout. It is permanent: retrying will not help.
 func errMarkup(msg string) error {
-	return errkind.WithCause(errkind.Permanent(errors.New(msg)), "markup-changed")
+	return errkind.WithCause(errkind.Permanent(&markupError{msg}), "markup-changed")
 }
