@@ -9,7 +9,9 @@ import (
 )
 
 // CleanMeasure is what decoding an image's bytes showed clean; see
-// clean.Measure, which has the same fields and converts to this type.
+// clean.Measure. That type has the same fields and converts to this one, so
+// a field added there does not compile until it has a column here too (a
+// new migration in schema.go).
 type CleanMeasure struct {
 	Broken    string
 	BrokenMsg string

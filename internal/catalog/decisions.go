@@ -26,8 +26,8 @@ func (c *Catalog) ReviewDecisions(ctx context.Context) ([]ReviewDecision, error)
 	return c.reviewDecisions(ctx, ``)
 }
 
-// ReviewDecision returns the review decision on sha, if there is one.
-func (c *Catalog) ReviewDecision(ctx context.Context, sha string) (ReviewDecision, bool, error) {
+// GetReviewDecision returns the review decision on sha, if there is one.
+func (c *Catalog) GetReviewDecision(ctx context.Context, sha string) (ReviewDecision, bool, error) {
 	return c.oneReviewDecision(ctx, `WHERE sha256 = ?`, sha)
 }
 

@@ -60,7 +60,7 @@ func (s *Server) decisions(ctx context.Context) ([]decision, error) {
 
 // current returns the decision recorded for sha, if any.
 func (s *Server) current(ctx context.Context, sha string) (decision, bool, error) {
-	d, ok, err := s.o.Catalog.ReviewDecision(ctx, sha)
+	d, ok, err := s.o.Catalog.GetReviewDecision(ctx, sha)
 	return d, ok, dbErr("reading decisions", err)
 }
 
@@ -156,7 +156,7 @@ func (s *Server) undoLast(ctx context.Context, sha string) (string, error) {
 	if sha == "" {
 		d, ok, err = s.o.Catalog.LastReviewDecision(ctx)
 	} else {
-		d, ok, err = s.o.Catalog.ReviewDecision(ctx, sha)
+		d, ok, err = s.o.Catalog.GetReviewDecision(ctx, sha)
 	}
 	if err != nil {
 		return "", dbErr("reading decisions", err)
