@@ -80,9 +80,9 @@ func (c *Catalog) Close() error { return c.db.Close() }
 // Path is the catalog's file name.
 func (c *Catalog) Path() string { return c.path }
 
-// DB exposes the database for what has no typed method: the pipeline's
-// stage table and doctor's integrity check. Stages read and write the
-// catalog through its methods.
+// DB exposes the database to tests that inspect or damage tables on
+// purpose. Product code reads and writes the catalog through its typed
+// methods only, so that every SQL statement lives in this package.
 func (c *Catalog) DB() *sql.DB { return c.db }
 
 func (c *Catalog) corrupt(err error) error {
