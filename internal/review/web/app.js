@@ -85,8 +85,12 @@ function drawCounts() {
     el("span", { class: "pill" }, el("b", {}, c.todo), " to review"),
     el("span", { class: "pill keep" }, el("b", {}, c.keep), " kept"),
     el("span", { class: "pill discard" }, el("b", {}, c.discard), " discarded"),
-    c.move ? el("span", { class: "pill move" }, el("b", {}, c.move), " moved") : null,
+    ...(c.move ? [el("span", { class: "pill move" }, el("b", {}, c.move), " moved")] : []),
   );
+}
+
+function ownDoubt(it) {
+  return (it.reason === "off-topic" && it.offtopic != null) || (it.reason === "misfiled" && it.misfiled != null);
 }
 
 function badgeText(it) {
@@ -158,7 +162,8 @@ function card(it) {
     el("div", { class: "meta" },
       el("span", { class: "cls", title: it.class }, it.class),
       el("span", { class: "score", title: (it.method ? "method: " + it.method + " · " : "") + `${it.width}×${it.height}, ${Math.round(it.bytes / 1024)} KB` },
-        "score " + fmtScore(it.score))),
+        // The reason's own view below says it on clean's common scale.
+        ownDoubt(it) ? (it.method || "") : "score " + fmtScore(it.score))),
     doubtLine("off-topic", it.offtopic, it.offtopic_threshold, it.offtopic_method),
     doubtLine("misfiled", it.misfiled, it.misfiled_threshold),
     suggestion,
@@ -183,7 +188,7 @@ function draw() {
   const items = data.items.filter((it) => it.reason === reason && matches(it));
   // Where clean scored the reason, the server sends the most doubtful
   // first, and the class holding the most doubtful image comes first.
-  const scored = items.some((it) => (reason === "off-topic" && it.offtopic != null) || (reason === "misfiled" && it.misfiled != null));
+  const scored = items.some(ownDoubt);
   const order = [...new Set([...(scored ? [] : data.classes.map((c) => c.name)), ...items.map((it) => it.class)])];
   rendered = [];
   const groups = [];
