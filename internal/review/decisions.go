@@ -370,7 +370,8 @@ type item struct {
 	MovedTo  string `json:"moved_to,omitempty"`
 	// Clean's doubt (catalog.Score): higher is more doubtful, flagged at or
 	// above the threshold; absent where that view was not judged. Suggest
-	// is the class clean thinks the image belongs to.
+	// is the class clean thinks the image belongs to, for a misfiled image
+	// only: clean names the nearest other class of every image it scores.
 	OffTopic          *float64 `json:"offtopic,omitempty"`
 	OffTopicThreshold *float64 `json:"offtopic_threshold,omitempty"`
 	OffTopicMethod    string   `json:"offtopic_method,omitempty"`
@@ -379,23 +380,18 @@ type item struct {
 	Suggest           string   `json:"suggest,omitempty"`
 }
 
-// withScore gives it clean's scores of the image. A misfiled image whose
-// score has no suggestion takes the one clean wrote in the flag's detail.
-func (it *item) withScore(sc catalog.Score, ok bool) {
-	if ok && sc.OffTopicThreshold != 0 {
+// withScore gives it clean's scores of the image.
+func (it *item) withScore(sc catalog.Score) {
+	if sc.OffTopicThreshold != 0 {
 		it.OffTopic, it.OffTopicThreshold, it.OffTopicMethod = &sc.OffTopic, &sc.OffTopicThreshold, sc.OffTopicMethod
 	}
-	if ok && sc.MisfiledThreshold != 0 {
+	misfiled := it.Reason == reasonMisfiled || slices.Contains(it.Also, reasonMisfiled)
+	if sc.MisfiledThreshold != 0 {
 		it.Misfiled, it.MisfiledThreshold = &sc.Misfiled, &sc.MisfiledThreshold
+		misfiled = misfiled || sc.Misfiled >= sc.MisfiledThreshold
 	}
-	if ok {
+	if misfiled && sc.Suggest != it.Class {
 		it.Suggest = sc.Suggest
-	}
-	if it.Suggest == "" && it.Reason == reasonMisfiled {
-		it.Suggest = it.Detail
-	}
-	if it.Suggest == it.Class {
-		it.Suggest = ""
 	}
 }
 
@@ -449,8 +445,7 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 				it.Copy = f.Detail
 			}
 		}
-		sc, ok := scores[im.SHA256]
-		it.withScore(sc, ok)
+		it.withScore(scores[im.SHA256])
 		items = append(items, it)
 		return &items[len(items)-1]
 	}

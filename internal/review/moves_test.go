@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -18,9 +19,12 @@ func (p *project) misfile(sha, suggest string, score, threshold float64) {
 	p.t.Helper()
 	p.quarantine(sha, reasonMisfiled, score)
 	// Clean offers no writer for its flags: the test writes what a run
-	// records.
+	// records, the suggested class as the flag's method.
+	if err := p.cat.SetStatus(context.Background(), sha, catalog.StatusQuarantined, p.image(sha).Key, reasonMisfiled, suggest, score); err != nil {
+		p.t.Fatal(err)
+	}
 	if _, err := p.cat.DB().Exec(`INSERT OR REPLACE INTO clean_flags(sha256, reason, score, method, detail) VALUES(?,?,?,?,?)`,
-		sha, reasonMisfiled, score, "head", suggest); err != nil {
+		sha, reasonMisfiled, score, suggest, fmt.Sprintf("suggest %s: %.3f closer to that class than to its own (threshold %.3f)", suggest, score, threshold)); err != nil {
 		p.t.Fatal(err)
 	}
 	p.score(catalog.Score{SHA256: sha, OffTopic: 0.2, OffTopicThreshold: 0.6, OffTopicMethod: "project", Misfiled: score, MisfiledThreshold: threshold, Suggest: suggest})
@@ -72,8 +76,10 @@ func TestMoveThroughTheAPI(t *testing.T) {
 	off1, off2 := ordered(p.add("Destroyers", photo(t, "Submarines", 0)), p.add("Tugs", photo(t, "Submarines", 1)))
 	p.quarantine(off1, clean.ReasonOffTopic, 3)
 	p.quarantine(off2, clean.ReasonOffTopic, 2)
-	p.score(catalog.Score{SHA256: off1, OffTopic: 0.97, OffTopicThreshold: 0.6, OffTopicMethod: "project"})
-	p.score(catalog.Score{SHA256: off2, OffTopic: 0.61, OffTopicThreshold: 0.6, OffTopicMethod: "project"})
+	// Clean names every scored image's nearest other class; only a
+	// misfiled one is offered a move.
+	p.score(catalog.Score{SHA256: off1, OffTopic: 0.97, OffTopicThreshold: 0.6, OffTopicMethod: "project", Misfiled: 0.3, MisfiledThreshold: 0.7, Suggest: "Tugs"})
+	p.score(catalog.Score{SHA256: off2, OffTopic: 0.61, OffTopicThreshold: 0.6, OffTopicMethod: "project", Misfiled: 0.1, MisfiledThreshold: 0.7, Suggest: "Destroyers"})
 	quarantined := p.image(tug1).Key
 	classes := []Class{{Name: "Destroyers"}, {Name: "Tugs"}}
 	s, _ := p.start(classes)
@@ -92,7 +98,7 @@ func TestMoveThroughTheAPI(t *testing.T) {
 	if it.Misfiled == nil || *it.Misfiled != 0.91 || *it.MisfiledThreshold != 0.7 || it.Suggest != "Tugs" || it.OffTopic == nil || *it.OffTopic != 0.2 {
 		t.Errorf("misfiled item %+v", it)
 	}
-	if it, _ := itemOf(st, off2); it.Misfiled != nil || it.OffTopic == nil || *it.OffTopic != 0.61 || it.Suggest != "" {
+	if it, _ := itemOf(st, off2); it.Misfiled == nil || *it.Misfiled != 0.1 || it.OffTopic == nil || *it.OffTopic != 0.61 || it.Suggest != "" {
 		t.Errorf("off-topic item %+v", it)
 	}
 

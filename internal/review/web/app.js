@@ -163,7 +163,7 @@ function card(it) {
       el("span", { class: "cls", title: it.class }, it.class),
       el("span", { class: "score", title: (it.method ? "method: " + it.method + " · " : "") + `${it.width}×${it.height}, ${Math.round(it.bytes / 1024)} KB` },
         // The reason's own view below says it on clean's common scale.
-        ownDoubt(it) ? (it.method || "") : "score " + fmtScore(it.score))),
+        ownDoubt(it) ? (it.reason === "off-topic" ? it.offtopic_method || "" : "") : "score " + fmtScore(it.score))),
     doubtLine("off-topic", it.offtopic, it.offtopic_threshold, it.offtopic_method),
     doubtLine("misfiled", it.misfiled, it.misfiled_threshold),
     suggestion,
@@ -318,7 +318,10 @@ function openViewer() {
     (it.offtopic != null ? ` · off-topic ${fmtScore(it.offtopic)}/${fmtScore(it.offtopic_threshold)}` : "") +
     (it.suggest ? ` · belongs to ${it.suggest}?` : "") +
     (it.decision ? ` · ${badgeText(it)}` : "") + ` · ${it.width}×${it.height}`;
-  $("#viewer-refs").replaceChildren(el("h3", {}, "References: " + it.class), ...refList(it.class, true));
+  // A misfiled image is judged against both classes' references.
+  const other = it.suggest || it.moved_to;
+  $("#viewer-refs").replaceChildren(el("h3", {}, "References: " + it.class), ...refList(it.class, true),
+    ...(other ? [el("h3", {}, "References: " + other), ...refList(other, true)] : []));
   $("#viewer").hidden = false;
 }
 
