@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/clean"
@@ -65,6 +66,12 @@ func TestMoveInBrowser(t *testing.T) {
 		t.Fatalf("pictures not drawn: %v", err)
 	}
 	screenshot(t, ctx, "review-misfiled.png")
+	// Enlarged, it stands beside both classes' references.
+	do(t, ctx, "pressing space", chromedp.KeyEvent(" "), chromedp.WaitVisible(chromedp.CSS("#viewer")))
+	if got := eval[[]string](t, ctx, `[...document.querySelectorAll("#viewer-refs h3")].map(h => h.textContent)`); fmt.Sprint(got) != "[References: Destroyers References: Tugs]" {
+		t.Errorf("the enlarged view's references: %v", got)
+	}
+	do(t, ctx, "pressing escape", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#viewer")))
 
 	moved := func(sha string) {
 		t.Helper()
