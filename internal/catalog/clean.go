@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 )
 
@@ -355,4 +356,33 @@ func (c *Catalog) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return c.corrupt(err)
 	}
 	return c.corrupt(tx.Commit())
+}
+
+// CleanOriginalKey returns where Restore would put sha back, "" when clean
+// has no record of moving it.
+func (c *Catalog) CleanOriginalKey(ctx context.Context, sha string) (string, error) {
+	return c.text(ctx, `SELECT original_key FROM clean_moves WHERE sha256 = ?`, sha)
+}
+
+// SetCleanOriginalKey makes key the place Restore puts sha back; "" forgets
+// the record, so Restore leaves the image where it is.
+func (c *Catalog) SetCleanOriginalKey(ctx context.Context, sha, key string) error {
+	var err error
+	if key == "" {
+		_, err = c.db.ExecContext(ctx, `DELETE FROM clean_moves WHERE sha256 = ?`, sha)
+	} else {
+		_, err = c.db.ExecContext(ctx, `INSERT INTO clean_moves(sha256, original_key) VALUES(?, ?)
+			ON CONFLICT(sha256) DO UPDATE SET original_key = excluded.original_key`, sha, key)
+	}
+	return c.corrupt(err)
+}
+
+// text reads one text value, "" when there is no row.
+func (c *Catalog) text(ctx context.Context, q string, args ...any) (string, error) {
+	var v string
+	err := c.db.QueryRowContext(ctx, q, args...).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, c.corrupt(err)
 }

@@ -114,3 +114,8 @@ func (c *Catalog) DeleteCleanDecision(ctx context.Context, sha, decision string)
 	_, err := c.db.ExecContext(ctx, q, args...)
 	return c.corrupt(err)
 }
+
+// CleanDecision returns the standing decision on sha, "" when there is none.
+func (c *Catalog) CleanDecision(ctx context.Context, sha string) (string, error) {
+	return c.text(ctx, `SELECT decision FROM clean_decisions WHERE sha256 = ?`, sha)
+}

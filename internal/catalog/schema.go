@@ -176,6 +176,30 @@ CREATE TABLE review_decisions (
 );
 CREATE INDEX review_decisions_at ON review_decisions(decided_at);
 `},
+	// 810: a person's moves of images to another class of the project
+	// (review's "move to the suggested class"), undoable exactly.
+	{810, `
+-- A person's decision, in review, that an image belongs to another class of
+-- the project: what moved, from where to where and when, and what it was
+-- before, so the move can be undone exactly. One row per image while the
+-- move stands; undoing it deletes the row. Keyed by content hash, so shards'
+-- catalogs still merge.
+CREATE TABLE class_moves (
+	sha256        TEXT PRIMARY KEY,
+	from_class    TEXT NOT NULL,
+	to_class      TEXT NOT NULL,
+	from_key      TEXT NOT NULL,            -- where the bytes were (images/<from>/ or quarantine/<reason>/<from>/)
+	to_key        TEXT NOT NULL,            -- images/<to>/<sha256>.<ext>
+	from_status   TEXT NOT NULL,            -- kept | quarantined, with the quarantine's reason, method and score
+	from_reason   TEXT NOT NULL DEFAULT '',
+	from_method   TEXT NOT NULL DEFAULT '',
+	from_score    REAL NOT NULL DEFAULT 0,
+	prev_original TEXT NOT NULL DEFAULT '', -- where clean meant to restore it to before the move ('' = no record)
+	prev_decision TEXT NOT NULL DEFAULT '', -- clean's decision on it before the move ('' = none)
+	state         TEXT NOT NULL,            -- moving | done | undoing: anything but done is settled after a crash
+	moved_at      TEXT NOT NULL
+);
+`},
 	// 900: which shard catalogs have been merged, and which version of each.
 	{900, `
 CREATE TABLE merged_shards (

@@ -79,9 +79,10 @@ func TestMigrationsAreInOrder(t *testing.T) {
 	}
 }
 
-// A new catalog must get exactly the schema that scour wrote on 2026-12-03,
-// when every stage still added its own migrations: the same statements
-// under the same versions, or catalogs made before and after would differ.
+// A new catalog must hold every table, index and trigger that scour wrote
+// on 2026-12-03, when every stage still added its own migrations, with the
+// same statements under the same versions: otherwise catalogs made before
+// and after would differ. Migrations added since come on top.
 func TestNewCatalogHasEveryTable(t *testing.T) {
 	c := open(t)
 	ref, err := sql.Open("sqlite", restore(t, "schema-2026-12-03.sql"))
@@ -89,12 +90,20 @@ func TestNewCatalogHasEveryTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	got, want := schema(t, c.db), schema(t, ref)
-	if !slices.Equal(got, want) {
-		t.Errorf("schema differs from testdata/schema-2026-12-03.sql:\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	got := schema(t, c.db)
+	for _, s := range schema(t, ref) {
+		if !slices.Contains(got, s) {
+			t.Errorf("a new catalog lacks, or has changed, what testdata/schema-2026-12-03.sql has:\n%s", s)
+		}
 	}
-	if got, want := versions(t, c.db), versions(t, ref); !slices.Equal(got, want) {
-		t.Errorf("applied migrations %v, want %v", got, want)
+	applied := versions(t, c.db)
+	for _, v := range versions(t, ref) {
+		if !slices.Contains(applied, v) {
+			t.Errorf("migration %d of 2026-12-03 is not applied (applied: %v)", v, applied)
+		}
+	}
+	if len(applied) != len(migrations) {
+		t.Errorf("applied %d migrations, want all %d listed", len(applied), len(migrations))
 	}
 	for _, table := range cacheTables {
 		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "table "+table+": ") }) {

@@ -59,6 +59,14 @@ func TestExportFromCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Clean scored every image; image 2 is misfiled, with a suggestion.
+	if err := cat.SaveScores(ctx, []catalog.Score{
+		{SHA256: shas[0], OffTopic: 0.1, OffTopicThreshold: 0.6, OffTopicMethod: "project", Misfiled: 0.2, MisfiledThreshold: 0.7},
+		{SHA256: shas[2], OffTopic: 0.3, OffTopicThreshold: 0.6, OffTopicMethod: "project", Misfiled: 0.95, MisfiledThreshold: 0.7, Suggest: testClasses[0]},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	open := func(key string) (io.ReadCloser, error) { return st.Get(ctx, key) }
 	sum, err := WriteWebDataset(ctx, CatalogRows(ctx, cat), open, filepath.Join(dir, "wds"), 2, testClasses)
 	if err != nil {
@@ -99,7 +107,23 @@ func TestExportFromCatalog(t *testing.T) {
 		t.Fatalf("wrote %d rows, want one per URL (%d)", n, len(cands))
 	}
 	statuses := map[string]int{}
+	checkParquetSchema(t, openParquet(t, path))
 	for _, row := range readParquet(t, openParquet(t, path)) {
+		image := row["status"] == catalog.StatusKept || row["status"] == catalog.StatusQuarantined
+		switch {
+		case image && row["sha256"] == shas[2]:
+			if row["misfiled_score"] != 0.95 || row["misfiled_threshold"] != 0.7 || row["suggested_class"] != testClasses[0] || row["offtopic_method"] != "project" {
+				t.Errorf("misfiled row: %v", row)
+			}
+		case image && row["sha256"] == shas[0]:
+			if row["misfiled_score"] != 0.2 || row["offtopic_score"] != 0.1 || row["suggested_class"] != nil {
+				t.Errorf("scored row: %v", row)
+			}
+		default:
+			if row["misfiled_score"] != nil || row["offtopic_threshold"] != nil || row["suggested_class"] != nil {
+				t.Errorf("row %v has scores: only an image clean scored has them", row)
+			}
+		}
 		statuses[row["status"].(string)]++
 		if row["status"] == catalog.StatusKept && row["fetched_at"] == nil {
 			t.Errorf("kept row %v has no fetched_at", row["url"])

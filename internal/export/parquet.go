@@ -36,6 +36,14 @@ type ParquetRow struct {
 	Bytes      *int64     `parquet:"bytes,optional"`
 	PHash      *string    `parquet:"phash,optional"` // 16 hex digits, as in the CSV
 	FetchedAt  *time.Time `parquet:"fetched_at,optional,timestamp(microsecond:utc)"`
+	// Clean's doubt (higher = more doubtful, flagged at or above the
+	// threshold); null where that view was not judged.
+	OffTopic          *float64 `parquet:"offtopic_score,optional"`
+	OffTopicThreshold *float64 `parquet:"offtopic_threshold,optional"`
+	OffTopicMethod    *string  `parquet:"offtopic_method,optional,dict"`
+	Misfiled          *float64 `parquet:"misfiled_score,optional"`
+	MisfiledThreshold *float64 `parquet:"misfiled_threshold,optional"`
+	SuggestedClass    *string  `parquet:"suggested_class,optional,dict"`
 }
 
 // parquetRowGroup bounds the rows the writer holds before it flushes a row
@@ -107,6 +115,8 @@ func parquetRow(r catalog.ExportRow) (ParquetRow, error) {
 		PageURL: str(r.PageURL), Title: str(r.Title), License: str(r.License), Author: str(r.Author),
 		HTTPStatus: int32p(r.HTTPStatus), Key: str(r.Key), Format: str(r.Format),
 		Width: int32p(r.Width), Height: int32p(r.Height), PHash: str(r.PHash),
+		OffTopic: r.OffTopic, OffTopicThreshold: r.OffTopicThreshold, OffTopicMethod: str(r.OffTopicMethod),
+		Misfiled: r.Misfiled, MisfiledThreshold: r.MisfiledThreshold, SuggestedClass: str(r.SuggestedClass),
 	}
 	if r.Bytes != 0 {
 		pr.Bytes = &r.Bytes

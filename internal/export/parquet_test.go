@@ -66,6 +66,21 @@ var wantColumns = []parquetColumn{
 		}
 		return t.UnixMicro()
 	}},
+	{"offtopic_score", "DOUBLE", "", true, func(r catalog.ExportRow) any { return deref(r.OffTopic) }},
+	{"offtopic_threshold", "DOUBLE", "", true, func(r catalog.ExportRow) any { return deref(r.OffTopicThreshold) }},
+	{"offtopic_method", "BYTE_ARRAY", "STRING", true, func(r catalog.ExportRow) any { return orNil(r.OffTopicMethod) }},
+	{"misfiled_score", "DOUBLE", "", true, func(r catalog.ExportRow) any { return deref(r.Misfiled) }},
+	{"misfiled_threshold", "DOUBLE", "", true, func(r catalog.ExportRow) any { return deref(r.MisfiledThreshold) }},
+	{"suggested_class", "BYTE_ARRAY", "STRING", true, func(r catalog.ExportRow) any { return orNil(r.SuggestedClass) }},
+}
+
+// deref is *x, or nil (null) for a view clean did not judge. A judged
+// score of 0 is a value, not a null.
+func deref(x *float64) any {
+	if x == nil {
+		return nil
+	}
+	return *x
 }
 
 func openParquet(t *testing.T, path string) *parquet.File {
@@ -138,6 +153,8 @@ func readParquet(t *testing.T, pf *parquet.File) []map[string]any {
 					m[name] = int64(v.Int32())
 				case v.Kind() == parquet.Int64:
 					m[name] = v.Int64()
+				case v.Kind() == parquet.Double:
+					m[name] = v.Double()
 				default:
 					t.Fatalf("column %s has kind %v", name, v.Kind())
 				}

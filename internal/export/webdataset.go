@@ -34,6 +34,13 @@ type SampleMeta struct {
 	Width   int    `json:"width"`
 	Height  int    `json:"height"`
 	Format  string `json:"format"`
+	// Clean's doubt about the image, absent where that view was not judged.
+	OffTopic          *float64 `json:"offtopic_score,omitempty"`
+	OffTopicThreshold *float64 `json:"offtopic_threshold,omitempty"`
+	OffTopicMethod    string   `json:"offtopic_method,omitempty"`
+	Misfiled          *float64 `json:"misfiled_score,omitempty"`
+	MisfiledThreshold *float64 `json:"misfiled_threshold,omitempty"`
+	SuggestedClass    string   `json:"suggested_class,omitempty"`
 }
 
 // WebDatasetSummary says what WriteWebDataset wrote.
@@ -214,6 +221,8 @@ func marshalMeta(r catalog.ExportRow) ([]byte, error) {
 	err := enc.Encode(SampleMeta{
 		Class: r.Class, SHA256: r.SHA256, URL: r.URL, PageURL: r.PageURL, Title: r.Title,
 		License: r.License, Author: r.Author, Width: r.Width, Height: r.Height, Format: r.Format,
+		OffTopic: r.OffTopic, OffTopicThreshold: r.OffTopicThreshold, OffTopicMethod: r.OffTopicMethod,
+		Misfiled: r.Misfiled, MisfiledThreshold: r.MisfiledThreshold, SuggestedClass: r.SuggestedClass,
 	})
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }

@@ -26,15 +26,31 @@ func mixedFixture(t *testing.T) *fixture {
 	f := &fixture{}
 	f.keptRow(t, "zumwalt", "png", 1)
 	f.add(catalog.ExportRow{Status: "failed", Reason: "http-404", Class: "zumwalt", URL: "https://img.example/gone.jpg", HTTPStatus: 404})
-	f.keptRow(t, "type052", "jpeg", 2)
+	m := f.keptRow(t, "type052", "jpeg", 2)
+	f.rows[len(f.rows)-1] = scored(m, &catalog.Score{OffTopic: 0.25, OffTopicThreshold: 0.5, OffTopicMethod: "project",
+		Misfiled: 0.875, MisfiledThreshold: 0.75, Suggest: "zumwalt"})
 	f.add(catalog.ExportRow{Status: "pending", Class: "type052", URL: "https://img.example/later.jpg"})
-	f.keptRow(t, "carrier", "png", 3)
+	c := f.keptRow(t, "carrier", "png", 3)
+	f.rows[len(f.rows)-1] = scored(c, &catalog.Score{OffTopic: 1.5, OffTopicThreshold: 0.5, OffTopicMethod: "outlier"})
 	q := f.keptRow(t, "zumwalt", "jpeg", 4)
 	f.rows[len(f.rows)-1].Status = catalog.StatusQuarantined
 	f.add(catalog.ExportRow{Status: "duplicate", Reason: "duplicate", SHA256: q.SHA256, Class: "zumwalt", URL: "https://mirror.example/4.jpg"})
 	f.keptRow(t, "type052", "png", 5)
 	f.keptRow(t, "zumwalt", "jpeg", 6)
 	return f
+}
+
+// scored gives r clean's scores as the catalog exports them: a view with no
+// threshold was not judged and has no values.
+func scored(r catalog.ExportRow, s *catalog.Score) catalog.ExportRow {
+	if s.OffTopicThreshold != 0 {
+		r.OffTopic, r.OffTopicThreshold, r.OffTopicMethod = &s.OffTopic, &s.OffTopicThreshold, s.OffTopicMethod
+	}
+	if s.MisfiledThreshold != 0 {
+		r.Misfiled, r.MisfiledThreshold = &s.Misfiled, &s.MisfiledThreshold
+	}
+	r.SuggestedClass = s.Suggest
+	return r
 }
 
 // wantSamples is the kept rows, in order: what the shards must hold.
@@ -70,6 +86,17 @@ func checkSample(t *testing.T, shard string, ms []member, r catalog.ExportRow, s
 	wantMeta := map[string]any{
 		"class": r.Class, "sha256": r.SHA256, "url": r.URL, "page_url": r.PageURL, "title": r.Title,
 		"license": r.License, "author": r.Author, "width": float64(r.Width), "height": float64(r.Height), "format": r.Format,
+	}
+	for k, v := range map[string]*float64{"offtopic_score": r.OffTopic, "offtopic_threshold": r.OffTopicThreshold,
+		"misfiled_score": r.Misfiled, "misfiled_threshold": r.MisfiledThreshold} {
+		if v != nil {
+			wantMeta[k] = *v
+		}
+	}
+	for k, v := range map[string]string{"offtopic_method": r.OffTopicMethod, "suggested_class": r.SuggestedClass} {
+		if v != "" {
+			wantMeta[k] = v
+		}
 	}
 	for k, v := range wantMeta {
 		if meta[k] != v {

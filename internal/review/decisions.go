@@ -74,6 +74,10 @@ func (s *Server) forget(ctx context.Context, sha string) error {
 	return dbErr("recording a decision", s.o.Catalog.DeleteReviewDecision(ctx, sha))
 }
 
+func (s *Server) markUndoing(ctx context.Context, sha string, undoing bool) error {
+	return dbErr("recording an undo", s.o.Catalog.SetReviewUndoing(ctx, sha, undoing))
+}
+
 // lock takes the decision lock, or gives up when ctx ends.
 func (s *Server) lock(ctx context.Context) (func(), error) {
 	select {
@@ -105,7 +109,7 @@ func (s *Server) decideOn(ctx context.Context, sha, verdict string) error {
 	if ok && cur.Decision == verdict && quarantined == (verdict == verdictDiscard) {
 		return nil
 	}
-	if ok && cur.Decision == verdictKeep && !quarantined {
+	if ok && (cur.Decision == verdictMove || cur.Decision == verdictKeep && !quarantined) {
 		if err := s.undo(ctx, cur); err != nil {
 			return err
 		}
@@ -174,8 +178,14 @@ func (s *Server) undoLast(ctx context.Context, sha string) (string, error) {
 // undo reverses d. It is marked first so that recover can finish an undo
 // that a crash cut short.
 func (s *Server) undo(ctx context.Context, d decision) error {
-	if err := s.o.Catalog.SetReviewUndoing(ctx, d.SHA256, true); err != nil {
-		return dbErr("recording an undo", err)
+	if err := s.markUndoing(ctx, d.SHA256, true); err != nil {
+		return err
+	}
+	if d.Decision == verdictMove {
+		if err := clean.UndoReclass(ctx, s.o.Catalog, s.o.Store, d.SHA256, s.notes()); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return fmt.Errorf("review: undo: %w", err)
+		}
+		return s.forget(ctx, d.SHA256)
 	}
 	if d.Decision == verdictKeep {
 		im, err := s.o.Catalog.GetImage(ctx, d.SHA256)
@@ -216,6 +226,9 @@ func (s *Server) finishUndo(ctx context.Context, d decision) error {
 //   - a decision on an image that left the catalog, or a discard on an
 //     image someone has since restored (`scour clean restore`), is dropped.
 func (s *Server) recover(ctx context.Context) error {
+	if err := clean.RecoverReclasses(ctx, s.o.Catalog, s.o.Store, s.notes()); err != nil {
+		return fmt.Errorf("review: %w", err)
+	}
 	ds, err := s.decisions(ctx)
 	if err != nil {
 		return err
@@ -231,6 +244,12 @@ func (s *Server) recover(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("review: %w", err)
 		}
+		if d.Decision == verdictMove {
+			if err := s.recoverMove(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
 		switch {
 		case d.Undoing:
 			if d.Decision == verdictKeep && im.Status == catalog.StatusKept {
@@ -239,8 +258,8 @@ func (s *Server) recover(ctx context.Context) error {
 					return err
 				}
 				if !moved {
-					if err := s.o.Catalog.SetReviewUndoing(ctx, d.SHA256, false); err != nil {
-						return dbErr("recording an undo", err)
+					if err := s.markUndoing(ctx, d.SHA256, false); err != nil {
+						return err
 					}
 					continue
 				}
@@ -292,8 +311,48 @@ type item struct {
 	Width  int      `json:"width"`
 	Height int      `json:"height"`
 	Bytes  int64    `json:"bytes"`
-	// Decision is the person's: "keep", "discard" or "" (not yet decided).
+	// Decision is the person's: "keep", "discard", "move" or "" (not yet
+	// decided). A moved image is shown under the class it was found in;
+	// MovedTo is the class it went to.
 	Decision string `json:"decision,omitempty"`
+	MovedTo  string `json:"moved_to,omitempty"`
+	// Clean's doubt (catalog.Score): higher is more doubtful, flagged at or
+	// above the threshold; absent where that view was not judged. Suggest
+	// is the class clean thinks the image belongs to, for a misfiled image
+	// only: clean names the nearest other class of every image it scores.
+	OffTopic          *float64 `json:"offtopic,omitempty"`
+	OffTopicThreshold *float64 `json:"offtopic_threshold,omitempty"`
+	OffTopicMethod    string   `json:"offtopic_method,omitempty"`
+	Misfiled          *float64 `json:"misfiled,omitempty"`
+	MisfiledThreshold *float64 `json:"misfiled_threshold,omitempty"`
+	Suggest           string   `json:"suggest,omitempty"`
+}
+
+// withScore gives it clean's scores of the image.
+func (it *item) withScore(sc catalog.Score) {
+	if sc.OffTopicThreshold != 0 {
+		it.OffTopic, it.OffTopicThreshold, it.OffTopicMethod = &sc.OffTopic, &sc.OffTopicThreshold, sc.OffTopicMethod
+	}
+	misfiled := it.Reason == reasonMisfiled || slices.Contains(it.Also, reasonMisfiled)
+	if sc.MisfiledThreshold != 0 {
+		it.Misfiled, it.MisfiledThreshold = &sc.Misfiled, &sc.MisfiledThreshold
+		misfiled = misfiled || sc.Misfiled >= sc.MisfiledThreshold
+	}
+	if misfiled && sc.Suggest != it.Class {
+		it.Suggest = sc.Suggest
+	}
+}
+
+// doubt orders the images of a reason whose check scores them, most
+// doubtful first; 0 for the others, which keep class and hash order.
+func (it item) doubt() float64 {
+	switch {
+	case it.Reason == clean.ReasonOffTopic && it.OffTopic != nil:
+		return *it.OffTopic
+	case it.Reason == reasonMisfiled && it.Misfiled != nil:
+		return *it.Misfiled
+	}
+	return 0
 }
 
 // items lists what the page shows: every quarantined image, and every image
@@ -316,8 +375,12 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 	for _, d := range ds {
 		decided[d.SHA256] = d
 	}
+	scores, err := s.o.Catalog.Scores(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("review: %w", err)
+	}
 	var items []item
-	add := func(im catalog.Image, reason, method string, score float64, verdict string) {
+	add := func(im catalog.Image, reason, method string, score float64, verdict string) *item {
 		it := item{SHA256: im.SHA256, Class: im.Class, Reason: reason, Score: score, Method: method,
 			Width: im.Width, Height: im.Height, Bytes: im.Bytes, Decision: verdict}
 		for _, f := range byImage[im.SHA256] {
@@ -330,7 +393,9 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 				it.Copy = f.Detail
 			}
 		}
+		it.withScore(scores[im.SHA256])
 		items = append(items, it)
+		return &items[len(items)-1]
 	}
 	err = s.o.Catalog.ForEachImage(ctx, catalog.ImageFilter{Status: catalog.StatusQuarantined}, func(im catalog.Image) error {
 		verdict := ""
@@ -344,16 +409,30 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 		return nil, fmt.Errorf("review: reading the catalog: %w", err)
 	}
 	for _, d := range ds {
-		if d.Decision != verdictKeep {
+		if d.Decision != verdictKeep && d.Decision != verdictMove {
 			continue
 		}
 		im, err := s.o.Catalog.GetImage(ctx, d.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("review: %w", err)
 		}
-		if im.Status == catalog.StatusKept {
-			add(im, d.Reason, d.Method, d.Score, verdictKeep)
+		if im.Status != catalog.StatusKept {
+			continue
 		}
+		if d.Decision == verdictKeep {
+			add(im, d.Reason, d.Method, d.Score, verdictKeep)
+			continue
+		}
+		cm, err := s.o.Catalog.GetClassMove(ctx, d.SHA256)
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("review: %w", err)
+		}
+		// Where the person saw it, so it does not jump out of its group.
+		im.Class = cm.FromClass
+		add(im, d.Reason, d.Method, d.Score, verdictMove).MovedTo = cm.ToClass
 	}
 	order := reasonOrder()
 	rank := func(r string) int {
@@ -364,7 +443,7 @@ func (s *Server) items(ctx context.Context) ([]item, error) {
 	}
 	slices.SortFunc(items, func(a, b item) int {
 		return cmp.Or(cmp.Compare(rank(a.Reason), rank(b.Reason)), strings.Compare(a.Reason, b.Reason),
-			strings.Compare(a.Class, b.Class), strings.Compare(a.SHA256, b.SHA256))
+			cmp.Compare(b.doubt(), a.doubt()), strings.Compare(a.Class, b.Class), strings.Compare(a.SHA256, b.SHA256))
 	})
 	return items, nil
 }

@@ -176,6 +176,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 type decisionJSON struct {
 	SHA256   string `json:"sha256"`
 	Decision string `json:"decision"`
+	Class    string `json:"class,omitempty"` // for a move: the class it goes to
 }
 
 func (s *Server) decideHandler(w http.ResponseWriter, r *http.Request) {
@@ -187,14 +188,25 @@ func (s *Server) decideHandler(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "sha256 must be 64 lowercase hex digits")
 		return
 	}
-	if req.Decision != verdictKeep && req.Decision != verdictDiscard {
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("decision must be %q or %q", verdictKeep, verdictDiscard))
+	switch {
+	case req.Decision != verdictKeep && req.Decision != verdictDiscard && req.Decision != verdictMove:
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("decision must be %q, %q or %q", verdictKeep, verdictDiscard, verdictMove))
+		return
+	case (req.Decision == verdictMove) != (req.Class != ""):
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("a class goes with decision %q, and only with it", verdictMove))
 		return
 	}
 	// A decision once started runs to its end, even if the page goes away:
 	// stopping between the store and the catalog would leave work for
 	// recover.
-	if err := s.decideOn(context.WithoutCancel(r.Context()), req.SHA256, req.Decision); err != nil {
+	ctx := context.WithoutCancel(r.Context())
+	var err error
+	if req.Decision == verdictMove {
+		err = s.moveTo(ctx, req.SHA256, req.Class)
+	} else {
+		err = s.decideOn(ctx, req.SHA256, req.Decision)
+	}
+	if err != nil {
 		s.fail(w, err)
 		return
 	}

@@ -5,8 +5,12 @@
 // A decision is written at once: "keep" puts the image back among the kept
 // images (clean.Restore) and tells clean never to quarantine it again;
 // "discard" leaves it in quarantine and tells clean to keep it there
-// (clean.SetDecision). Undo takes the last decision back. Decisions live in
-// the catalog, so they survive closing the page and restarting the server.
+// (clean.SetDecision); "move" files a misfiled image under the class clean
+// suggests (clean.Reclass), and clean keeps it there. Undo takes the last
+// decision back. Decisions live in the catalog, so they survive closing
+// the page and restarting the server, and clean learns from them
+// (catalog.ReviewExamples). Each card shows clean's off-topic and
+// misfiled scores against their thresholds, the most doubtful first.
 //
 // The page is served on a loopback address only, to one person: the URL
 // carries a random key that the first visit trades for a cookie, every

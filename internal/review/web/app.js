@@ -79,13 +79,32 @@ function matches(it) {
 }
 
 function drawCounts() {
-  const c = { todo: 0, keep: 0, discard: 0 };
+  const c = { todo: 0, keep: 0, discard: 0, move: 0 };
   for (const it of data.items) c[it.decision || "todo"]++;
   $("#counts").replaceChildren(
     el("span", { class: "pill" }, el("b", {}, c.todo), " to review"),
     el("span", { class: "pill keep" }, el("b", {}, c.keep), " kept"),
     el("span", { class: "pill discard" }, el("b", {}, c.discard), " discarded"),
+    ...(c.move ? [el("span", { class: "pill move" }, el("b", {}, c.move), " moved")] : []),
   );
+}
+
+function ownDoubt(it) {
+  return (it.reason === "off-topic" && it.offtopic != null) || (it.reason === "misfiled" && it.misfiled != null);
+}
+
+function badgeText(it) {
+  if (it.decision === "move") return "moved → " + it.moved_to;
+  return it.decision === "keep" ? "kept" : "discarded";
+}
+
+// One of clean's views of the image: its score against the threshold it
+// was flagged at, marked when over.
+function doubtLine(name, score, threshold, extra) {
+  if (score === undefined || score === null) return null;
+  const over = score >= threshold;
+  return el("div", { class: "doubt" + (over ? " over" : ""), title: `${name}: flagged at ${fmtScore(threshold)} or more` + (extra ? " · " + extra : "") },
+    el("span", { class: "what" }, name), " ", el("b", {}, fmtScore(score)), " / " + fmtScore(threshold));
 }
 
 function drawTabs() {
@@ -128,23 +147,31 @@ function card(it) {
     it.copy ? el("div", { class: "copy", title: "the copy clean kept: " + it.copy }, el("img", { src: "/image/" + it.copy, alt: "copy kept" })) : null,
   );
   const notes = [];
-  if (it.detail && !it.copy) notes.push(it.detail);
+  if (it.detail && !it.copy && it.detail !== it.suggest) notes.push(it.detail);
   if (it.also && it.also.length) notes.push("also " + it.also.join(", "));
   const act = (verdict) => (e) => { e.stopPropagation(); setFocus(it.sha256); decide(it.sha256, verdict); };
+  const suggestion = it.suggest && it.decision !== "move"
+    ? el("div", { class: "suggest", title: "clean thinks it belongs to " + it.suggest }, "belongs to ", el("b", {}, it.suggest), "?")
+    : null;
   return el("article", {
     class: "card", "data-sha": it.sha256, "data-decision": it.decision || null,
     onclick: () => setFocus(it.sha256),
   },
     pic,
-    el("span", { class: "badge" }, it.decision === "keep" ? "kept" : "discarded"),
+    el("span", { class: "badge" }, badgeText(it)),
     el("div", { class: "meta" },
       el("span", { class: "cls", title: it.class }, it.class),
       el("span", { class: "score", title: (it.method ? "method: " + it.method + " · " : "") + `${it.width}×${it.height}, ${Math.round(it.bytes / 1024)} KB` },
-        "score " + fmtScore(it.score))),
+        // The reason's own view below says it on clean's common scale.
+        ownDoubt(it) ? (it.reason === "off-topic" ? it.offtopic_method || "" : "") : "score " + fmtScore(it.score))),
+    doubtLine("off-topic", it.offtopic, it.offtopic_threshold, it.offtopic_method),
+    doubtLine("misfiled", it.misfiled, it.misfiled_threshold),
+    suggestion,
     notes.length ? el("div", { class: "detail", title: notes.join(" · ") }, notes.join(" · ")) : null,
     el("div", { class: "actions" },
       el("button", { type: "button", class: "keep", title: "Keep (k)", onclick: act("keep") }, "Keep", kbd("k")),
       el("button", { type: "button", class: "discard", title: "Discard (d)", onclick: act("discard") }, "Discard", kbd("d")),
+      it.suggest ? el("button", { type: "button", class: "move", title: "Move to " + it.suggest + " (m)", onclick: act("move") }, "→ " + it.suggest, kbd("m")) : null,
       el("button", { type: "button", class: "undo", title: "Undo this decision", onclick: (e) => { e.stopPropagation(); undo(it.sha256); } }, "↶ Undo")),
   );
 }
@@ -159,7 +186,10 @@ function draw() {
     return;
   }
   const items = data.items.filter((it) => it.reason === reason && matches(it));
-  const order = [...new Set([...data.classes.map((c) => c.name), ...items.map((it) => it.class)])];
+  // Where clean scored the reason, the server sends the most doubtful
+  // first, and the class holding the most doubtful image comes first.
+  const scored = items.some(ownDoubt);
+  const order = [...new Set([...(scored ? [] : data.classes.map((c) => c.name)), ...items.map((it) => it.class)])];
   rendered = [];
   const groups = [];
   for (const cls of order) {
@@ -218,17 +248,24 @@ function updateCard(it) {
 async function decide(sha, verdict) {
   const it = byShaOf(sha);
   if (!it || it.decision === verdict) return;
+  const body = { sha256: sha, decision: verdict };
+  if (verdict === "move") {
+    if (!it.suggest) { toast("Clean suggests no other class for this image", true); return; }
+    body.class = it.suggest;
+  }
   const c = cardOf(sha);
   if (c) c.classList.add("busy");
   try {
-    await call("POST", "/api/decide", { sha256: sha, decision: verdict });
+    await call("POST", "/api/decide", body);
   } catch (e) {
     if (c) c.classList.remove("busy");
     toast("Not saved: " + e.message, true);
     return;
   }
   it.decision = verdict;
-  toast(`${verdict === "keep" ? "Kept" : "Discarded"} ${it.class} ${short(sha)} — u to undo`);
+  it.moved_to = verdict === "move" ? body.class : "";
+  const done = verdict === "move" ? "Moved to " + body.class + ":" : verdict === "keep" ? "Kept" : "Discarded";
+  toast(`${done} ${it.class} ${short(sha)} — u to undo`);
   const i = rendered.indexOf(it);
   const next = rendered.slice(i + 1).find((x) => !x.decision) || rendered.slice(0, i).find((x) => !x.decision);
   if ($("#state-filter").value) {
@@ -256,6 +293,7 @@ async function undo(sha) {
   }
   const was = it.decision;
   it.decision = "";
+  it.moved_to = "";
   focusSha = it.sha256;
   if (it.reason !== reason || !matches(it)) {
     if (!matches(it)) $("#state-filter").value = "";
@@ -276,8 +314,14 @@ function openViewer() {
   if (!it) return;
   $("#viewer-img").src = "/image/" + it.sha256 + "?size=large";
   $("#viewer-caption").textContent = `${it.class} · ${it.reason} · score ${fmtScore(it.score)}` +
-    (it.decision ? ` · ${it.decision === "keep" ? "kept" : "discarded"}` : "") + ` · ${it.width}×${it.height}`;
-  $("#viewer-refs").replaceChildren(el("h3", {}, "References: " + it.class), ...refList(it.class, true));
+    (it.misfiled != null ? ` · misfiled ${fmtScore(it.misfiled)}/${fmtScore(it.misfiled_threshold)}` : "") +
+    (it.offtopic != null ? ` · off-topic ${fmtScore(it.offtopic)}/${fmtScore(it.offtopic_threshold)}` : "") +
+    (it.suggest ? ` · belongs to ${it.suggest}?` : "") +
+    (it.decision ? ` · ${badgeText(it)}` : "") + ` · ${it.width}×${it.height}`;
+  // A misfiled image is judged against both classes' references.
+  const other = it.suggest || it.moved_to;
+  $("#viewer-refs").replaceChildren(el("h3", {}, "References: " + it.class), ...refList(it.class, true),
+    ...(other ? [el("h3", {}, "References: " + other), ...refList(other, true)] : []));
   $("#viewer").hidden = false;
 }
 
@@ -322,6 +366,7 @@ document.addEventListener("keydown", (e) => {
     case "ArrowUp": if (viewer) return; move(0, -1); break;
     case "k": case "K": decide(focusSha, "keep"); break;
     case "d": case "D": decide(focusSha, "discard"); break;
+    case "m": case "M": decide(focusSha, "move"); break;
     case "u": case "U": undo(""); break;
     case " ": case "Enter":
       if (e.target.closest && e.target.closest("button")) return;
