@@ -343,3 +343,31 @@ func TestErrorKindsMatch(t *testing.T) {
 		}
 	})
 }
+
+// TestDoctorMarkupChanged checks that doctor tells an engine whose page
+// changed (it answers, and nothing parses) from one that does not answer.
+func TestDoctorMarkupChanged(t *testing.T) {
+	changed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<!doctype html><html><body><p>a new layout</p></body></html>")
+	}))
+	defer changed.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	yaml := strings.Replace(baseYAML, "sources:\n", fmt.Sprintf("sources:\n  - engine: bing\n    base_url: %s\n  - engine: duckduckgo\n    base_url: %s\n", changed.URL, down.URL), 1)
+	p := newProject(t, yaml)
+	byCheck := map[string]Finding{}
+	for _, f := range Doctor(context.Background(), p.Dir, false) {
+		byCheck[f.Check] = f
+	}
+	if f := byCheck["engine bing"]; f.Status != "fail" || !strings.Contains(f.Fix, "changed its page") {
+		t.Errorf("bing with a changed page: %+v, want a failure that says the page changed", f)
+	}
+	if f := byCheck["engine duckduckgo"]; f.Status == "fail" || strings.Contains(f.Fix, "changed its page") {
+		t.Errorf("duckduckgo not answering: %+v, want a warning about the network", f)
+	}
+	if f := byCheck["catalog"]; f.Status != "ok" {
+		t.Errorf("catalog: %+v", f)
+	}
+}

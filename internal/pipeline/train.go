@@ -64,18 +64,41 @@ func (Train) Do(ctx context.Context, p *project.Project, events progress.Sink) (
 			specs = append(specs, s)
 		}
 	}
-	d, err := LoadData(ctx, p, events)
+	cfgs, err := trainConfigs(p, specs, TrainOverrides{})
 	if err != nil {
 		return out, err
 	}
+	rs, err := trainCNNs(ctx, p, cfgs, events)
+	return append(out, rs...), err
+}
+
+// trainConfigs checks every spec before anything trains: a typo in the
+// last variant must not cost the time of the first ones.
+func trainConfigs(p *project.Project, specs []string, o TrainOverrides) ([]train.Config, error) {
+	var cfgs []train.Config
 	for _, spec := range specs {
-		cfg, err := TrainConfig(p, spec, TrainOverrides{})
+		cfg, err := TrainConfig(p, spec, o)
 		if err != nil {
-			return out, err
+			return nil, err
 		}
+		cfgs = append(cfgs, cfg)
+	}
+	return cfgs, nil
+}
+
+// trainCNNs fits each configuration on the split, loaded once, each an
+// ordinary resumable run in runs/<name>. Train, TrainOne and Sweep all
+// train through here.
+func trainCNNs(ctx context.Context, p *project.Project, cfgs []train.Config, events progress.Sink) ([]TrainResult, error) {
+	d, err := LoadData(ctx, p, events)
+	if err != nil {
+		return nil, err
+	}
+	var out []train.Result
+	for _, cfg := range cfgs {
 		res, err := train.Run(ctx, d, cfg, filepath.Join(p.Dir, "runs", cfg.Name), events)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", spec, err)
+			return out, fmt.Errorf("%s: %w", cfg.Spec, err)
 		}
 		out = append(out, res)
 	}
@@ -104,11 +127,11 @@ func TrainOne(ctx context.Context, p *project.Project, spec, name string, o Trai
 	if name != "" {
 		cfg.Name = name
 	}
-	d, err := LoadData(ctx, p, events)
+	rs, err := trainCNNs(ctx, p, []train.Config{cfg}, events)
 	if err != nil {
 		return train.Result{}, err
 	}
-	return train.Run(ctx, d, cfg, filepath.Join(p.Dir, "runs", cfg.Name), events)
+	return rs[0], nil
 }
 
 // DefaultSweep is the original experiments: 32-64-128 and 32-64 filters,
@@ -126,25 +149,13 @@ func Sweep(ctx context.Context, p *project.Project, variants []string, o TrainOv
 	if len(variants) > 0 {
 		vs = variants
 	}
-	var cfgs []train.Config
-	for _, v := range vs {
-		cfg, err := TrainConfig(p, v, o)
-		if err != nil {
-			return nil, err
-		}
-		cfgs = append(cfgs, cfg)
-	}
-	d, err := LoadData(ctx, p, events)
+	cfgs, err := trainConfigs(p, vs, o)
 	if err != nil {
 		return nil, err
 	}
-	var results []train.Result
-	for _, cfg := range cfgs {
-		res, err := train.Run(ctx, d, cfg, filepath.Join(p.Dir, "runs", cfg.Name), events)
-		if err != nil {
-			return results, fmt.Errorf("variant %s: %w", cfg.Spec, err)
-		}
-		results = append(results, res)
+	results, err := trainCNNs(ctx, p, cfgs, events)
+	if err != nil {
+		return results, err
 	}
 	js, _ := json.MarshalIndent(results, "", "  ")
 	return results, os.WriteFile(filepath.Join(p.Dir, "runs", "sweep.json"), js, 0o644)
