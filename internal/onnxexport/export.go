@@ -13,10 +13,12 @@
 package onnxexport
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -88,9 +90,39 @@ func Export(modelPath string, w io.Writer, opts Options) (Info, error) {
 	return info, nil
 }
 
+// ExportFile is Export to the file outPath, written through a temporary
+// file and a rename: a failed export leaves an existing outPath as it was.
+func ExportFile(modelPath, outPath string, opts Options) (Info, error) {
+	var buf bytes.Buffer
+	info, err := Export(modelPath, &buf, opts)
+	if err != nil {
+		return Info{}, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(outPath), "."+filepath.Base(outPath)+".tmp-*")
+	if err != nil {
+		return Info{}, fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(buf.Bytes())
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), outPath)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("export: writing %s: %w", outPath, err)
+	}
+	return info, nil
+}
+
 // readHead reads a head model file as the dense layers that map the
 // L2-normalised embedding to logits. It is the one place that knows how a
-// head is saved.
+// head is saved. (A head saved as an nn model of dense layers over the
+// embedding needs only: ReadModelFile, nn.Load of the payload, m.Layers().)
 func readHead(path string) (train.Meta, []nn.Layer, error) {
 	meta, h, err := train.LoadHead(path)
 	if err != nil {
@@ -207,5 +239,3 @@ func opTypes(nodes []node) []string {
 	slices.Sort(ops)
 	return ops
 }
-
-var errNoEmbedding = errors.New("embedding output not found")

@@ -1,6 +1,7 @@
 package onnxexport
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/scour-dev/scour/internal/train"
 	"github.com/scour-dev/scour/internal/vision"
 )
+
+var errNoEmbedding = errors.New("embedding output not found")
 
 // headModel splices the head behind scour's embedded MobileNetV2: the
 // zoo model's graph keeps its nodes and initializers (those its embedding
