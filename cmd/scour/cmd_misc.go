@@ -34,31 +34,57 @@ catalog (scour.db) and an images/ folder.`,
 }
 
 func newExportCmd(g *globals) *cobra.Command {
-	var format, out string
+	var format, out, model string
 	var perShard int
 	c := &cobra.Command{
 		Use:   "export",
-		Short: "Write the catalog as CSV, JSON lines or Parquet, or the dataset as WebDataset shards",
+		Short: "Write the catalog (CSV, JSON lines, Parquet), the dataset (WebDataset) or a model (ONNX)",
 		Long: `export writes out what scour knows:
   csv, jsonl   every URL with its outcome and provenance (stdout, or -o FILE)
   parquet      the same rows as a typed Parquet table (-o FILE)
   webdataset   the kept images as tar shards DIR/shard-NNNNNN.tar, each sample
                {sha256}.jpg + {sha256}.json (metadata) + {sha256}.cls (class
-               index in scour.yaml order), for loaders that stream tar shards`,
+               index in scour.yaml order), for loaders that stream tar shards
+  onnx         a model written by train (--model runs/NAME/best.scour) as one
+               ONNX file (-o FILE): input "image", float32 [N,3,S,S], RGB
+               values/255 in [0,1]; output "probabilities" [N,classes]. A CNN
+               takes the whole image resized to SxS; a transfer head takes
+               S=224 (shorter side to 256, centre crop 224) and carries
+               MobileNetV2 and its normalisation inside. Class names are in
+               the metadata key "classes", the recipe in "preprocess".`,
 		Example: `  scour export --format csv > catalog.csv
   scour export --format parquet -o catalog.parquet
-  scour export --format webdataset -o shards/ --per-shard 1000`,
+  scour export --format webdataset -o shards/ --per-shard 1000
+  scour export --format onnx --model runs/32-64-128_d1/best.scour -o model.onnx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			switch format {
 			case "csv", "jsonl":
+			case "onnx":
+				if model == "" {
+					return usagef("--format onnx needs --model: a .scour file written by train (runs/<name>/best.scour)")
+				}
+				ui := newUI(g)
+				if out == "-" && g.json {
+					return usagef("--format onnx -o - writes the model to stdout, which --json needs for its summary: pass -o FILE")
+				}
+				info, err := pipeline.ExportONNX(model, out, os.Stdout)
+				if err != nil {
+					return err
+				}
+				if out == "-" {
+					return nil
+				}
+				return ui.result(info, func(w io.Writer) {
+					fmt.Fprintf(w, "wrote %s: %s for %d classes, input %s, output %s\n", out, info.Kind, len(info.Classes), info.Input, info.Output)
+				})
 			case "parquet", "webdataset":
 				if out == "" || out == "-" {
 					return usagef("--format %s needs -o (a file for parquet, a directory for webdataset)", format)
 				}
 			default:
-				return usagef("--format %q: want csv, jsonl, parquet or webdataset", format)
+				return usagef("--format %q: want csv, jsonl, parquet, webdataset or onnx", format)
 			}
 			p, err := project.Open(ctx, g.dir)
 			if err != nil {
@@ -94,7 +120,8 @@ func newExportCmd(g *globals) *cobra.Command {
 			return pipeline.ExportTable(ctx, p, w, format)
 		},
 	}
-	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet or webdataset")
+	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet, webdataset or onnx")
+	c.Flags().StringVar(&model, "model", "", "with --format onnx: the model file written by train")
 	c.Flags().StringVarP(&out, "output", "o", "-", "file (or directory for webdataset) to write; - = stdout")
 	c.Flags().IntVar(&perShard, "per-shard", 1000, "samples per WebDataset tar shard")
 	return c

@@ -17,12 +17,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/nn"
 	"github.com/scour-dev/scour/internal/train"
 	"github.com/scour-dev/scour/internal/vision"
@@ -98,22 +97,7 @@ func ExportFile(modelPath, outPath string, opts Options) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(outPath), "."+filepath.Base(outPath)+".tmp-*")
-	if err != nil {
-		return Info{}, fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(buf.Bytes())
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), outPath)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(outPath, buf.Bytes()); err != nil {
 		return Info{}, fmt.Errorf("export: writing %s: %w", outPath, err)
 	}
 	return info, nil

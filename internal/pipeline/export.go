@@ -5,8 +5,23 @@ import (
 	"io"
 
 	"github.com/scour-dev/scour/internal/export"
+	"github.com/scour-dev/scour/internal/onnxexport"
 	"github.com/scour-dev/scour/internal/project"
 )
+
+// ONNXInfo describes an exported ONNX model: its kind, classes, input
+// layout and preprocessing, and the operators it uses.
+type ONNXInfo = onnxexport.Info
+
+// ExportONNX writes the model file written by train (a CNN, or a head with
+// the embedding model in front of it) as one ONNX file at out, or to w when
+// out is "-".
+func ExportONNX(model, out string, w io.Writer) (ONNXInfo, error) {
+	if out == "-" {
+		return onnxexport.Export(model, w, onnxexport.Options{})
+	}
+	return onnxexport.ExportFile(model, out, onnxexport.Options{})
+}
 
 // WebDatasetSummary says how many samples and shards were written.
 type WebDatasetSummary = export.WebDatasetSummary
