@@ -2,8 +2,15 @@ package train
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/scour-dev/scour/internal/nn"
 )
 
 // clusters makes embeddings of 3 classes around separate random centres.
@@ -21,8 +28,10 @@ func clusters(n, dim int, seed uint64) []Embedded {
 	for i := range out {
 		c := i % 3
 		x := make([]float32, dim)
+		// Offsets and scales that differ per feature, as raw embeddings
+		// have, so that standardising matters.
 		for j := range x {
-			x[j] = centres[c][j] + float32(rng.NormFloat64()*0.8)
+			x[j] = float32(j%7) + float32(1+j%3)*(centres[c][j]+float32(rng.NormFloat64()*2))
 		}
 		out[i] = Embedded{SHA256: string(rune('a' + i%26)), Label: int32(c), X: x}
 	}
@@ -34,23 +43,32 @@ func TestHeadLearnsAndRoundTrips(t *testing.T) {
 	for _, hidden := range []int{0, 16} {
 		dir := t.TempDir()
 		res, err := RunHead(context.Background(), classes, clusters(150, 32, 1), clusters(60, 32, 2), clusters(60, 32, 3),
-			HeadConfig{Name: "head", Model: "test-embeddings", Hidden: hidden, Epochs: 30, Seed: 1}, dir, nil)
+			HeadConfig{Name: "head", Model: "test-embeddings", Hidden: hidden, Seed: 1}, dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.TestAcc < 0.95 || res.Best().ValAcc < 0.95 {
+		if res.TestAcc < 0.9 || res.Best().ValAcc < 0.9 {
 			t.Fatalf("hidden=%d: test acc %.2f, val %.2f", hidden, res.TestAcc, res.Best().ValAcc)
 		}
+		if len(res.HeadTrials) != len(HeadL2Grid) || res.BestEpoch != len(res.History) {
+			t.Fatalf("hidden=%d: %d trials, best epoch %d of %d", hidden, len(res.HeadTrials), res.BestEpoch, len(res.History))
+		}
+		checkFittedCurve(t, res.History)
+		t.Logf("hidden=%d: %s, %d iterations, trials %+v", hidden, res.Spec, len(res.History), res.HeadTrials)
 		meta, h, err := LoadHead(res.ModelPath)
 		if err != nil || meta.Preprocess != "test-embeddings" || meta.Kind != "head" {
 			t.Fatalf("load: %+v %v", meta, err)
 		}
-		// The saved head predicts the test set as well as the run reported.
+		// The saved head, a plain nn model applied to raw embeddings,
+		// predicts the test set as well as the run reported.
 		correct := 0
 		for _, e := range clusters(60, 32, 3) {
 			if argmax(h.Probs(e.X)) == int(e.Label) {
 				correct++
 			}
+		}
+		if h.In() != 32 || h.Classes() != 3 {
+			t.Fatalf("loaded head takes %d inputs to %d classes", h.In(), h.Classes())
 		}
 		if acc := float64(correct) / 60; acc != res.TestAcc {
 			t.Fatalf("hidden=%d: loaded head scores %.3f, run reported %.3f", hidden, acc, res.TestAcc)
@@ -62,5 +80,89 @@ func TestHeadNeedsEmbeddings(t *testing.T) {
 	_, err := RunHead(context.Background(), []string{"a", "b"}, nil, nil, nil, HeadConfig{}, t.TempDir(), nil)
 	if err == nil {
 		t.Fatal("no embeddings accepted")
+	}
+}
+
+// checkFittedCurve asserts what a fitted model's curve looks like: the
+// training loss falls (allowing float32 wobble) and ends on a plateau.
+func checkFittedCurve(t *testing.T, h []Epoch) {
+	t.Helper()
+	if len(h) < 3 {
+		t.Fatalf("%d iterations", len(h))
+	}
+	first, last := h[0].TrainLoss, h[len(h)-1].TrainLoss
+	// L-BFGS lowers the penalised objective every iteration; the plain
+	// cross-entropy may give a little back while the penalty falls.
+	for i := 1; i < len(h); i++ {
+		if h[i].TrainLoss > h[i-1].TrainLoss+0.02*(first-last)+1e-4 {
+			t.Fatalf("train loss rose from %.4f to %.4f at iteration %d", h[i-1].TrainLoss, h[i].TrainLoss, h[i].Epoch)
+		}
+	}
+	tail := h[max(0, len(h)-4)].TrainLoss
+	if tail-last > 0.01*(first-last)+1e-4 {
+		t.Fatalf("train loss still falling at the end: %.4f -> %.4f over the last iterations (from %.4f)", tail, last, first)
+	}
+}
+
+func TestHeadFixedL2(t *testing.T) {
+	res, err := RunHead(context.Background(), []string{"a", "b", "c"}, clusters(90, 16, 1), clusters(30, 16, 2), nil,
+		HeadConfig{Name: "head", Model: "m", L2: 0.05, Seed: 2}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.HeadTrials) != 1 || res.HeadTrials[0].L2 != 0.05 || !res.HeadTrials[0].Converged {
+		t.Fatalf("trials %+v", res.HeadTrials)
+	}
+}
+
+func TestHeadRejectsMixedEmbeddings(t *testing.T) {
+	tr := clusters(30, 16, 1)
+	val := clusters(30, 8, 2)
+	_, err := RunHead(context.Background(), []string{"a", "b", "c"}, tr, val, nil, HeadConfig{}, t.TempDir(), nil)
+	if err == nil || !strings.Contains(err.Error(), "scour clean") {
+		t.Fatalf("embeddings of two sizes: %v", err)
+	}
+}
+
+// A version 1 head (its own payload, not an nn model) is refused with the
+// version message; a version 1 CNN, whose payload did not change, loads.
+func TestOldHeadFilesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	res, err := RunHead(context.Background(), []string{"a", "b", "c"}, clusters(60, 8, 1), clusters(30, 8, 2), nil,
+		HeadConfig{Name: "head", Model: "m", L2: 0.1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(res.ModelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(data[8:], 1)
+	old := filepath.Join(dir, "old.scour")
+	if err := os.WriteFile(old, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = LoadHead(old)
+	if !errors.Is(err, ErrModelFile) || !strings.Contains(err.Error(), "format version 1, this scour reads version 2") {
+		t.Fatalf("version 1 head: %v", err)
+	}
+	cnn := filepath.Join(dir, "cnn.scour")
+	m, err := nn.Build(nn.Spec{Conv: []int{2}, Kernel: 3}, nn.Shape{H: 8, W: 8, C: 3}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveModelFile(cnn, Meta{Kind: "cnn", Classes: []string{"a", "b"}, Size: 8}, m.Save); err != nil {
+		t.Fatal(err)
+	}
+	data, err = os.ReadFile(cnn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(data[8:], 1)
+	if err := os.WriteFile(cnn, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadCNN(cnn); err != nil {
+		t.Fatalf("version 1 CNN: %v", err)
 	}
 }
