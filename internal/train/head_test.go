@@ -50,7 +50,11 @@ func TestHeadLearnsAndRoundTrips(t *testing.T) {
 		if res.TestAcc < 0.9 || res.Best().ValAcc < 0.9 {
 			t.Fatalf("hidden=%d: test acc %.2f, val %.2f", hidden, res.TestAcc, res.Best().ValAcc)
 		}
-		if len(res.HeadTrials) != len(HeadL2Grid) || res.BestEpoch != len(res.History) {
+		grid := HeadL2Grid
+		if hidden > 0 {
+			grid = HeadMLPL2Grid
+		}
+		if len(res.HeadTrials) != len(grid) || res.BestEpoch != len(res.History) {
 			t.Fatalf("hidden=%d: %d trials, best epoch %d of %d", hidden, len(res.HeadTrials), res.BestEpoch, len(res.History))
 		}
 		checkFittedCurve(t, res.History)
