@@ -96,6 +96,8 @@ func (o LBFGS) Fit(m *Model, x []float32, y []int32, each func(LBFGSIter) error)
 	d := make([]float64, len(w))
 	wNew := make([]float64, len(w))
 	gNew := make([]float64, len(w))
+	wTry := make([]float64, len(w))
+	gTry := make([]float64, len(w))
 	for it := 1; it <= o.MaxIter; it++ {
 		// Two-loop recursion: d = -H g.
 		copy(d, g)
@@ -113,7 +115,8 @@ func (o LBFGS) Fit(m *Model, x []float32, y []int32, each func(LBFGSIter) error)
 		scale(-1, d)
 		gd := dot(g, d)
 		step := 1.0
-		if len(ss) == 0 || gd >= 0 {
+		fresh := len(ss) == 0 || gd >= 0
+		if fresh {
 			// No curvature yet, or a direction that does not descend
 			// (rounding): start over from steepest descent.
 			ss, ys, rhos = ss[:0], ys[:0], rhos[:0]
@@ -145,6 +148,26 @@ func (o LBFGS) Fit(m *Model, x []float32, y []int32, each func(LBFGSIter) error)
 				shrink = 0.1
 			}
 			step *= shrink
+		}
+		if accepted && fresh {
+			// A steepest-descent step has no curvature to size it and
+			// often overshoots the minimum along the line: go to the
+			// minimum of the parabola through f(0), f'(0) and f(step)
+			// when it lies short of the step.
+			if q := -gd * step * step / (2 * (next.Objective - cur.Objective - gd*step)); q > 0 && q < 0.8*step {
+				copy(wTry, w)
+				axpy(q, d, wTry)
+				alt, err := f.eval(wTry, gTry)
+				if err != nil && !errors.Is(err, ErrNonFinite) {
+					return res, err
+				}
+				if err == nil && alt.Objective < next.Objective {
+					next, step = alt, q
+					copy(wNew, wTry)
+					copy(gNew, gTry)
+				}
+			}
+			f.set(wNew)
 		}
 		if !accepted {
 			// The model is left at w, the last accepted point.

@@ -79,6 +79,10 @@ func TestLBFGSReachesTheOptimum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.ZeroWeights()
+	if loss, _, err := m.Evaluate(x, y); err != nil || math.Abs(loss-math.Log(k)) > 1e-6 {
+		t.Fatalf("zero weights: loss %v, want log(%d): %v", loss, k, err)
+	}
 	const l2 = 1e-2
 	var objs []float64
 	res, err := LBFGS{L2: l2, GradTol: 1e-6}.Fit(m, x, y, func(it LBFGSIter) error {

@@ -218,6 +218,9 @@ func RunHead(ctx context.Context, classes []string, tr, val, test []Embedded, cf
 		if err != nil {
 			return Result{}, err
 		}
+		if cfg.Hidden == 0 {
+			m.ZeroWeights()
+		}
 		f := &fit{m: m}
 		start, last := time.Now(), time.Now()
 		out, err := nn.LBFGS{L2: l2, MaxIter: cfg.Epochs}.Fit(m, xtr, ytr, func(it nn.LBFGSIter) error {
