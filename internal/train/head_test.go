@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ func TestHeadLearnsAndRoundTrips(t *testing.T) {
 		if acc := float64(correct) / 60; acc != res.TestAcc {
 			t.Fatalf("hidden=%d: loaded head scores %.3f, run reported %.3f", hidden, acc, res.TestAcc)
 		}
+		checkContract(t, h, hidden, res, clusters(150, 32, 1), clusters(60, 32, 3))
 	}
 }
 
@@ -168,5 +170,81 @@ func TestOldHeadFilesAreRefused(t *testing.T) {
 	}
 	if _, _, err := LoadCNN(cnn); err != nil {
 		t.Fatalf("version 1 CNN: %v", err)
+	}
+}
+
+// checkContract checks what an exporter relies on: the saved head is a
+// plain dense network whose output on a raw embedding is what the chosen
+// fit, done by hand here on embeddings standardised with the training
+// split's mean and deviation, gives on the standardised embedding.
+func checkContract(t *testing.T, h *Head, hidden int, res Result, tr, test []Embedded) {
+	t.Helper()
+	sp := h.Spec()
+	if len(sp.Conv) != 0 || sp.Dropout != 0 || len(sp.Dense) != min(hidden, 1) || (hidden > 0 && sp.Dense[0] != hidden) {
+		t.Fatalf("saved head's network: %v", sp)
+	}
+	var l2 float64
+	for _, tr := range res.HeadTrials {
+		if tr.Chosen {
+			l2 = tr.L2
+		}
+	}
+	dim := len(tr[0].X)
+	mean, std := make([]float64, dim), make([]float64, dim)
+	for _, e := range tr {
+		for j, v := range e.X {
+			mean[j] += float64(v) / float64(len(tr))
+		}
+	}
+	for _, e := range tr {
+		for j, v := range e.X {
+			d := float64(v) - mean[j]
+			std[j] += d * d / float64(len(tr))
+		}
+	}
+	scaled := func(es []Embedded) ([]float32, []int32) {
+		var x []float32
+		var y []int32
+		for _, e := range es {
+			for j, v := range e.X {
+				x = append(x, float32((float64(v)-mean[j])/math.Sqrt(std[j])))
+			}
+			y = append(y, e.Label)
+		}
+		return x, y
+	}
+	ref, err := nn.Build(sp, nn.Shape{H: 1, W: 1, C: dim}, h.Classes(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hidden == 0 {
+		ref.ZeroWeights()
+	}
+	xtr, ytr := scaled(tr)
+	if _, err := (nn.LBFGS{L2: l2, MaxIter: 300}).Fit(ref, xtr, ytr, nil); err != nil {
+		t.Fatal(err)
+	}
+	xs, _ := scaled(test)
+	want, err := ref.Predict(xs, len(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := matrix(test, nil)
+	got, err := h.Predict(raw, len(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Softmax regression has one optimum, which both fits reach to float32
+	// precision; the MLP's fit is non-convex, and inputs standardised here
+	// in float64 rather than float32 lead it to a slightly different point
+	// of the same minimum.
+	tol := 1e-4
+	if hidden > 0 {
+		tol = 3e-3
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > tol {
+			t.Fatalf("hidden=%d: probability %d of the saved head on the raw embedding is %v; the fit on standardised embeddings gives %v", hidden, i, got[i], want[i])
+		}
 	}
 }
