@@ -165,7 +165,9 @@ func checkEmbedded(split string, es []Embedded, dim, classes int) error {
 // deviation, fits the head with L-BFGS for each L2 penalty tried, keeps the
 // one with the lowest validation loss, folds the standardisation into it,
 // tests it, and writes the same files as a CNN run (history, best.scour,
-// result.json) in dir. The history is the kept fit's L-BFGS iterations.
+// result.json) in dir. The history is the kept fit's L-BFGS iterations,
+// from iteration 0 (the starting point: zero weights for softmax
+// regression, whose loss is log(classes)); BestEpoch is the last one.
 func RunHead(ctx context.Context, classes []string, tr, val, test []Embedded, cfg HeadConfig, dir string, events progress.Sink) (Result, error) {
 	if cfg.Epochs <= 0 {
 		cfg.Epochs = 300
@@ -221,8 +223,20 @@ func RunHead(ctx context.Context, classes []string, tr, val, test []Embedded, cf
 		if cfg.Hidden == 0 {
 			m.ZeroWeights()
 		}
-		f := &fit{m: m}
-		start, last := time.Now(), time.Now()
+		// The starting point is the history's iteration 0, so the curve
+		// shows the whole fall: on small sets of embeddings one or two
+		// iterations already fit the training split.
+		start := time.Now()
+		tl, ta, err := m.Evaluate(xtr, ytr)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: %w; check the embeddings for NaN values", ErrDiverged, err)
+		}
+		vl, va, err := m.Evaluate(xval, yval)
+		if err != nil {
+			return Result{}, err
+		}
+		f := &fit{m: m, history: []Epoch{{Epoch: 0, TrainLoss: tl, TrainAcc: ta, ValLoss: vl, ValAcc: va, Seconds: time.Since(start).Seconds()}}}
+		last := time.Now()
 		out, err := nn.LBFGS{L2: l2, MaxIter: cfg.Epochs}.Fit(m, xtr, ytr, func(it nn.LBFGSIter) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -240,14 +254,6 @@ func RunHead(ctx context.Context, classes []string, tr, val, test []Embedded, cf
 		}
 		if err != nil {
 			return Result{}, err
-		}
-		if len(f.history) == 0 {
-			// The starting point was already optimal: still say how it scores.
-			vl, va, err := m.Evaluate(xval, yval)
-			if err != nil {
-				return Result{}, err
-			}
-			f.history = []Epoch{{Epoch: 1, TrainLoss: out.Last.Loss, TrainAcc: out.Last.Acc, ValLoss: vl, ValAcc: va, Seconds: time.Since(start).Seconds()}}
 		}
 		final := f.history[len(f.history)-1]
 		trials = append(trials, HeadTrial{L2: l2, Iterations: out.Last.Iter, Converged: out.Converged, TrainLoss: final.TrainLoss, TrainAcc: final.TrainAcc,

@@ -55,10 +55,13 @@ func TestHeadLearnsAndRoundTrips(t *testing.T) {
 		if hidden > 0 {
 			grid = HeadMLPL2Grid
 		}
-		if len(res.HeadTrials) != len(grid) || res.BestEpoch != len(res.History) {
+		if len(res.HeadTrials) != len(grid) || res.BestEpoch != len(res.History)-1 || res.History[0].Epoch != 0 {
 			t.Fatalf("hidden=%d: %d trials, best epoch %d of %d", hidden, len(res.HeadTrials), res.BestEpoch, len(res.History))
 		}
 		checkFittedCurve(t, res.History)
+		if start := res.History[0].TrainLoss; hidden == 0 && math.Abs(start-math.Log(3)) > 1e-6 {
+			t.Fatalf("softmax regression starts at loss %v, not log(3): not from zero weights", start)
+		}
 		t.Logf("hidden=%d: %s, %d iterations, trials %+v", hidden, res.Spec, len(res.History), res.HeadTrials)
 		meta, h, err := LoadHead(res.ModelPath)
 		if err != nil || meta.Preprocess != "test-embeddings" || meta.Kind != "head" {
