@@ -120,7 +120,11 @@ func loadNN(path, kind string) (Meta, *nn.Model, error) {
 		return meta, nil, err
 	}
 	if meta.Kind != kind {
-		return meta, nil, fmt.Errorf("%s: a %s model, not a %s", path, meta.Kind, kind)
+		want := map[string]string{"cnn": "CNN"}[kind]
+		if want == "" {
+			want = kind
+		}
+		return meta, nil, fmt.Errorf("%s: a %s model, not a %s", path, meta.Kind, want)
 	}
 	m, err := nn.Load(bufio.NewReader(r))
 	if err != nil {
