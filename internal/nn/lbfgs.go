@@ -190,7 +190,7 @@ func (o LBFGS) Fit(m *Model, x []float32, y []int32, each func(LBFGSIter) error)
 			ss, ys, rhos = append(ss, s), append(ys, yv), append(rhos, 1/sy)
 		}
 		prev := cur
-		next.Iter = it
+		next.Iter, next.Evals = it, f.evals
 		cur = next
 		w, wNew = wNew, w
 		g, gNew = gNew, g
