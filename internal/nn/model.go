@@ -120,6 +120,19 @@ func (m *Model) init() {
 	}
 }
 
+// ZeroWeights sets every trainable weight to zero: the usual start of a
+// convex fit such as softmax regression (whose optimum does not depend on
+// it), where the first L-BFGS iterations then show the loss falling from
+// log(classes). A network with hidden layers needs its random start to
+// break the symmetry between units.
+func (m *Model) ZeroWeights() {
+	for _, p := range m.ps {
+		if p.g != nil {
+			clear(p.w)
+		}
+	}
+}
+
 // kernelOf returns a layer's weight matrix and its Glorot fans (for a
 // convolution, k*k times the channels in and out, as Keras counts them).
 func kernelOf(l layer) (w *param, fanIn, fanOut int, ok bool) {

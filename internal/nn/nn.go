@@ -2,8 +2,12 @@
 // layers with explicit forward and backward passes (Conv2D, MaxPool2D,
 // Dense, ReLU, Dropout, BatchNorm, Flatten, GlobalAveragePool, softmax
 // cross-entropy), Adam and SGD, and a Model built from a Spec that trains
-// batch by batch, predicts, and saves itself and its optimizer state. It
-// knows tensors, not projects or files: callers hand it pixels and labels.
+// batch by batch, predicts, and saves itself and its optimizer state. A
+// model without dropout or batch norm can also be fitted on a whole data
+// set at once with L-BFGS (LBFGS.Fit), which is how a softmax regression or
+// small MLP on fixed features is fitted properly. A spec with no conv
+// blocks on a 1x1xN input is such a dense-only network. It knows tensors,
+// not projects or files: callers hand it pixels (or features) and labels.
 //
 // # SGEMM kernels
 //

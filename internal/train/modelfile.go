@@ -19,12 +19,14 @@ import (
 //
 //	"SCOURMDL" | u32 version | u32 len | JSON Meta | u32 crc32(JSON) | nn model record
 //
-// The nn record carries its own checksum. Bump fileVersion when Meta's
-// meaning changes; older files are then refused with a message that names
-// both versions instead of predicting nonsense.
+// The nn record carries its own checksum. Bump fileVersion when the meaning
+// changes; older files are then refused with a message that names both
+// versions instead of predicting nonsense. Version 2 made the head an nn
+// model on raw embeddings (version 1 heads had their own payload); CNN
+// files did not change, so version 1 CNNs still load.
 const (
 	fileMagic   = "SCOURMDL"
-	fileVersion = 1
+	fileVersion = 2
 )
 
 // ErrModelFile marks files that are not scour models, are damaged, or come
@@ -44,8 +46,8 @@ type Meta struct {
 	ValAcc     float64 `json:"val_acc"`
 }
 
-// SaveModelFile writes meta and the payload (an nn model, or a head) to
-// path atomically.
+// SaveModelFile writes meta and the payload (an nn model) to path
+// atomically.
 func SaveModelFile(path string, meta Meta, payload func(io.Writer) error) error {
 	js, err := json.Marshal(meta)
 	if err != nil {
@@ -82,8 +84,11 @@ func ReadModelFile(path string) (Meta, io.Reader, error) {
 		return bad("it does not start like a scour model (was it written by `scour train`?)")
 	}
 	ver := binary.LittleEndian.Uint32(data[8:])
-	if ver != fileVersion {
+	wrongVersion := func() (Meta, io.Reader, error) {
 		return bad("format version %d, this scour reads version %d: retrain, or use the scour that wrote it", ver, fileVersion)
+	}
+	if ver != fileVersion && ver != 1 {
+		return wrongVersion()
 	}
 	n := int(binary.LittleEndian.Uint32(data[12:]))
 	if 16+n+4 > len(data) {
@@ -97,17 +102,29 @@ func ReadModelFile(path string) (Meta, io.Reader, error) {
 	if err := json.Unmarshal(js, &m); err != nil {
 		return bad("metadata: %v", err)
 	}
+	if ver == 1 && m.Kind != "cnn" {
+		return wrongVersion()
+	}
 	return m, bytes.NewReader(data[16+n+4:]), nil
 }
 
 // LoadCNN reads a CNN model file.
 func LoadCNN(path string) (Meta, *nn.Model, error) {
+	return loadNN(path, "cnn")
+}
+
+// loadNN reads a model file of the given kind, whose payload is an nn model.
+func loadNN(path, kind string) (Meta, *nn.Model, error) {
 	meta, r, err := ReadModelFile(path)
 	if err != nil {
 		return meta, nil, err
 	}
-	if meta.Kind != "cnn" {
-		return meta, nil, fmt.Errorf("%s: a %s model, not a CNN", path, meta.Kind)
+	if meta.Kind != kind {
+		want := map[string]string{"cnn": "CNN"}[kind]
+		if want == "" {
+			want = kind
+		}
+		return meta, nil, fmt.Errorf("%s: a %s model, not a %s", path, meta.Kind, want)
 	}
 	m, err := nn.Load(bufio.NewReader(r))
 	if err != nil {

@@ -109,6 +109,8 @@ type Result struct {
 	Worst        []Miss   `json:"worst"`
 	ModelPath    string   `json:"model"`
 	Kernel       string   `json:"kernel,omitempty"`
+	// HeadTrials are the L2 penalties a head tried (History is the kept one's).
+	HeadTrials []HeadTrial `json:"head_trials,omitempty"`
 }
 
 // Final is the last epoch of the history.
