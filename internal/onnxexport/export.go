@@ -103,10 +103,10 @@ func ExportFile(modelPath, outPath string, opts Options) (Info, error) {
 	return info, nil
 }
 
-// readHead reads a head model file as the dense layers that map the
-// L2-normalised embedding to logits. It is the one place that knows how a
-// head is saved. (A head saved as an nn model of dense layers over the
-// embedding needs only: ReadModelFile, nn.Load of the payload, m.Layers().)
+// readHead reads a head model file as the layers that map the
+// L2-normalised embedding to logits: a head is saved as a plain nn model of
+// dense layers over the raw embedding, its standardisation folded into the
+// first layer, so its layers are the graph.
 func readHead(path string) (train.Meta, []nn.Layer, error) {
 	meta, h, err := train.LoadHead(path)
 	if err != nil {
@@ -115,19 +115,7 @@ func readHead(path string) (train.Meta, []nn.Layer, error) {
 	if want := "local/" + vision.MobileNetV2().Name; meta.Preprocess != want {
 		return meta, nil, fmt.Errorf("%s: trained on %s embeddings; this scour exports heads on %s", path, meta.Preprocess, want)
 	}
-	return meta, headLayers(h), nil
-}
-
-// headLayers is the current head (one or two dense layers) as nn layers.
-func headLayers(h *train.Head) []nn.Layer {
-	vec := func(n int) nn.Shape { return nn.Shape{H: 1, W: 1, C: n} }
-	if h.Hidden == 0 {
-		return []nn.Layer{{Kind: nn.KindDense, In: vec(h.In), Out: vec(h.Classes), W: h.W1, B: h.B1}}
-	}
-	return []nn.Layer{
-		{Kind: nn.KindDense, In: vec(h.In), Out: vec(h.Hidden), ReLU: true, W: h.W1, B: h.B1},
-		{Kind: nn.KindDense, In: vec(h.Hidden), Out: vec(h.Classes), W: h.W2, B: h.B2},
-	}
+	return meta, h.Layers(), nil
 }
 
 func cnnModel(meta train.Meta, in nn.Shape, layers []nn.Layer, opts Options) ([]byte, Info, error) {

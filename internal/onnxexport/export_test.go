@@ -428,7 +428,7 @@ func TestHead(t *testing.T) {
 		t.Run(fmt.Sprintf("trainhead-hidden%d", hidden), func(t *testing.T) {
 			dir := t.TempDir()
 			res, err := train.RunHead(context.Background(), classes, embs, embs, embs,
-				train.HeadConfig{Name: "head", Model: "local/" + vision.MobileNetV2().Name, Hidden: hidden, Epochs: 20, LR: 1e-2, Seed: 1}, dir, nil)
+				train.HeadConfig{Name: "head", Model: "local/" + vision.MobileNetV2().Name, Hidden: hidden, Epochs: 20, Seed: 1}, dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
