@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,7 @@ The benchmarks read the shared test data (photos, the PyTorch reference
 script): set SCOUR_SHARED to its folder, or pass --images, --shared or
 --torch-script.`,
 	}
-	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g), newBenchShardsCmd(g))
+	c.AddCommand(newBenchGatherCmd(g), newBenchServeCmd(), newBenchDedupCmd(g), newBenchCleanCmd(g), newBenchTrainCmd(g), newBenchHeadCmd(g), newBenchShardsCmd(g))
 	return c
 }
 
@@ -144,6 +145,39 @@ command and the ratios are printed.`,
 	c.Flags().StringVar(&o.TorchScript, "torch-script", bench.SharedPath("bench", "torch_cnn_reference.py"), "the PyTorch reference script (default: in $SCOUR_SHARED; empty: skip PyTorch)")
 	c.Flags().IntVar(&o.Steps, "steps", 20, "timed steps")
 	c.Flags().IntVar(&o.Threads, "threads", 2, "threads for both engines")
+	return c
+}
+
+func newBenchHeadCmd(g *globals) *cobra.Command {
+	var o bench.HeadOptions
+	c := &cobra.Command{
+		Use:   "head",
+		Short: "The transfer head's test accuracy beside scikit-learn's LogisticRegression on the same embeddings",
+		Long: `bench head embeds the shared boat photos with MobileNetV2 once, splits each
+class set 60/20/20 (seeded), and fits scour's transfer head (standardised,
+L-BFGS, L2 chosen on validation) and scikit-learn's LogisticRegression
+(Debian python3-sklearn, /usr/bin/python3; the same L2 grid as C, chosen on
+the same validation split) side by side, on easy, close and hard class
+pairs and on all nine classes. It prints both test accuracies, the L2 each
+chose and the fit times. Needs ONNX Runtime (.ci/onnxruntime.sh) and the
+shared test data (--shared, or SCOUR_SHARED).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var text strings.Builder
+			w := io.Writer(&text)
+			if !g.json {
+				w = os.Stdout
+			}
+			r, err := bench.Head(cmd.Context(), w, o)
+			if err != nil {
+				return err
+			}
+			return newUI(g).result(r, func(io.Writer) {})
+		},
+	}
+	c.Flags().StringVar(&o.Shared, "shared", bench.SharedPath(), "the shared test data folder (default: $SCOUR_SHARED)")
+	c.Flags().IntVar(&o.PerClass, "per-class", 0, "photos per class (0 = all)")
+	c.Flags().Uint64Var(&o.Seed, "seed", 1, "drives the split")
 	return c
 }
 

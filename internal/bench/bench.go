@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/gather/gatherbench"
 	"github.com/scour-dev/scour/internal/nn/nnbench"
+	"github.com/scour-dev/scour/internal/train/headbench"
 )
 
 // SharedEnv names the variable that points at the shared test data folder
@@ -269,4 +271,21 @@ type TrainOptions = nnbench.Options
 // Train times the reference CNN, and PyTorch's when TorchScript is set.
 func Train(ctx context.Context, o TrainOptions) (nnbench.Report, error) {
 	return nnbench.Run(ctx, o)
+}
+
+// HeadOptions tunes the transfer-head benchmark.
+type HeadOptions struct {
+	Shared   string // the shared test data folder
+	PerClass int    // photos per class (0 = all)
+	Seed     uint64 // drives the split
+}
+
+// Head fits scour's transfer head and scikit-learn's LogisticRegression on
+// the same MobileNetV2 embeddings and split of the shared boat photos, side
+// by side, and prints both test accuracies and fit times to w.
+func Head(ctx context.Context, w io.Writer, o HeadOptions) ([]headbench.Result, error) {
+	if err := needDir("--shared", o.Shared, ""); err != nil {
+		return nil, err
+	}
+	return headbench.Run(ctx, w, headbench.Options{Dir: filepath.Join(o.Shared, "images", "boats", "train"), PerClass: o.PerClass, Seed: o.Seed})
 }
