@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -50,16 +52,60 @@ func photos(t *testing.T, n int) [][]byte {
 
 // world is a loopback web of image URLs with every kind of failure.
 type world struct {
-	srv   *httptest.Server
-	hits  atomic.Int64
-	delay time.Duration
+	srv  *httptest.Server
+	hits atomic.Int64
+	mu   sync.Mutex
+	gate *gate
+}
+
+// gate holds request number n and every later one until released, so a
+// test can interrupt a run at a known point with downloads in flight.
+type gate struct {
+	n       int64
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// holdFrom sets a gate at request number n (counted since the world began):
+// reached is closed when that request arrives; release lets it and the
+// requests held after it go on, and removes the gate.
+func (w *world) holdFrom(t *testing.T, n int64) (reached <-chan struct{}, release func()) {
+	g := &gate{n: n, reached: make(chan struct{}), release: make(chan struct{})}
+	w.mu.Lock()
+	w.gate = g
+	w.mu.Unlock()
+	release = func() {
+		g.once.Do(func() {
+			w.mu.Lock()
+			if w.gate == g {
+				w.gate = nil
+			}
+			w.mu.Unlock()
+			close(g.release)
+		})
+	}
+	t.Cleanup(release)
+	return g.reached, release
 }
 
 func newWorld(t *testing.T, imgs [][]byte) *world {
 	w := &world{}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.hits.Add(1)
-		time.Sleep(w.delay)
+		n := w.hits.Add(1)
+		w.mu.Lock()
+		g := w.gate
+		w.mu.Unlock()
+		if g != nil && n >= g.n {
+			if n == g.n {
+				close(g.reached)
+			}
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		var i int
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/img/"):
@@ -258,25 +304,27 @@ func TestGatherOutcomes(t *testing.T) {
 func TestGatherInterruptedAndResumed(t *testing.T) {
 	imgs := photos(t, 30)
 	w := newWorld(t, imgs)
-	w.delay = 5 * time.Millisecond
 	list, want := w.list(t, 30, 15)
 	r := newRig(t, t.TempDir())
 	for _, after := range []int64{3, 11, 25} {
 		ctx, cancel := context.WithCancel(context.Background())
 		events := progress.Func(func(e progress.Event) {})
-		start := w.hits.Load()
+		// The run is cancelled when its after-th request arrives; that
+		// request and all later ones are held until the run has returned.
+		reached, release := w.holdFrom(t, w.hits.Load()+after)
 		go func() {
-			for w.hits.Load()-start < after {
-				time.Sleep(time.Millisecond)
+			select {
+			case <-reached:
+				cancel()
+			case <-ctx.Done():
 			}
-			cancel()
 		}()
 		_, err := r.run(t, ctx, list, events)
 		cancel()
-		if err == nil {
-			continue // finished before the interruption
-		}
-		if !strings.Contains(err.Error(), "canceled") {
+		release()
+		// The gate makes the interruption certain: a run that ends well
+		// here ignored its cancellation.
+		if err == nil || !strings.Contains(err.Error(), "canceled") {
 			t.Fatalf("interrupted run: %v", err)
 		}
 	}
@@ -297,19 +345,26 @@ func TestGatherKilled(t *testing.T) {
 	}
 	imgs := photos(t, 40)
 	w := newWorld(t, imgs)
-	w.delay = 20 * time.Millisecond
 	list, want := w.list(t, 40, 20)
 	dir := t.TempDir()
+	// The child is killed when its 25th request arrives, with that one and
+	// any later ones held: 24 served, the rest in flight or not begun.
+	reached, release := w.holdFrom(t, 25)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestGatherKilled$")
 	cmd.Env = append(os.Environ(), "SCOUR_GATHER_CHILD=1", "SCOUR_GATHER_DIR="+dir, "SCOUR_GATHER_LIST="+list)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for w.hits.Load() < 25 {
-		time.Sleep(2 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-reached:
+	case err := <-exited:
+		t.Fatalf("the child run ended (%v) before its 25th request", err)
 	}
 	cmd.Process.Kill()
-	cmd.Wait()
+	<-exited
+	release()
 	r := newRig(t, dir)
 	if _, err := r.run(t, context.Background(), list, nil); err != nil {
 		t.Fatal(err)
@@ -455,55 +510,62 @@ func TestGatherCatalogRefusesWrites(t *testing.T) {
 }
 
 // TestQuota: a class at its target with downloads still open is not full:
-// a worker waits for them, and takes the place of one that fails.
+// a worker waits for them, and takes the place of one that fails. It runs
+// in a synctest bubble, so "still waiting" is a fact that synctest.Wait
+// establishes, not a guess after a pause.
 func TestQuota(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	q := newQuota(ctx)
-	q.set("ships", 2, 1) // one image already kept
-	q.set("boats", 0, 5) // no limit
-	if !q.reserve("ships") {
-		t.Fatal("first place refused")
-	}
-	got := make(chan bool)
-	go func() { got <- q.reserve("ships") }()
-	select {
-	case r := <-got:
-		t.Fatalf("reserve returned %v while the class's last place was held", r)
-	case <-time.After(50 * time.Millisecond):
-	}
-	if q.full("ships") {
-		t.Fatal("full while a download is open")
-	}
-	q.settle("ships", false) // that download failed: its place is free
-	if r := <-got; !r {
-		t.Fatal("the freed place was not taken")
-	}
-	q.settle("ships", true)
-	if !q.full("ships") || q.reserve("ships") {
-		t.Fatal("a class at its target took another download")
-	}
-	for range 100 {
-		if !q.reserve("boats") {
-			t.Fatal("a class without a target refused a download")
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		q := newQuota(ctx)
+		q.set("ships", 2, 1) // one image already kept
+		q.set("boats", 0, 5) // no limit
+		if !q.reserve("ships") {
+			t.Fatal("first place refused")
 		}
-	}
-	if q.reserve("planes") || !q.full("planes") {
-		t.Fatal("an unknown class took a download")
-	}
+		got := make(chan bool)
+		go func() { got <- q.reserve("ships") }()
+		// Once every goroutine of the bubble is blocked, the waiter is either
+		// waiting in reserve or done and waiting to send.
+		synctest.Wait()
+		select {
+		case r := <-got:
+			t.Fatalf("reserve returned %v while the class's last place was held", r)
+		default:
+		}
+		if q.full("ships") {
+			t.Fatal("full while a download is open")
+		}
+		q.settle("ships", false) // that download failed: its place is free
+		if r := <-got; !r {
+			t.Fatal("the freed place was not taken")
+		}
+		q.settle("ships", true)
+		if !q.full("ships") || q.reserve("ships") {
+			t.Fatal("a class at its target took another download")
+		}
+		for range 100 {
+			if !q.reserve("boats") {
+				t.Fatal("a class without a target refused a download")
+			}
+		}
+		if q.reserve("planes") || !q.full("planes") {
+			t.Fatal("an unknown class took a download")
+		}
 
-	// A waiter wakes, empty-handed, when the run is cancelled.
-	q.set("tugs", 1, 0)
-	q.reserve("tugs")
-	go func() { got <- q.reserve("tugs") }()
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	select {
-	case r := <-got:
-		if r {
-			t.Fatal("reserve succeeded after cancel")
+		// A waiter wakes, empty-handed, when the run is cancelled.
+		q.set("tugs", 1, 0)
+		q.reserve("tugs")
+		go func() { got <- q.reserve("tugs") }()
+		synctest.Wait()
+		cancel()
+		select {
+		case r := <-got:
+			if r {
+				t.Fatal("reserve succeeded after cancel")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiting reserve did not wake on cancel")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a waiting reserve did not wake on cancel")
-	}
+	})
 }
