@@ -17,6 +17,7 @@ import (
 	"testing/iotest"
 
 	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/permtest"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/store/storetest"
 )
@@ -156,22 +157,19 @@ func TestLocalParentIsObject(t *testing.T) {
 }
 
 func TestLocalFatalErrors(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores file permissions")
-	}
-	root := t.TempDir()
-	l, err := store.NewLocal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(root, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(root, 0o755) })
-	err = l.Put(t.Context(), "x.jpg", strings.NewReader("x"), 1)
-	if !errkind.IsFatal(err) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "writable") {
-		t.Fatalf("Put into a read-only root = %v, want a fatal permission error saying what to do", err)
-	}
+	permtest.ReadOnlyDir(t, func(t *testing.T, root string) {
+		l, err := store.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Put(t.Context(), "x.jpg", strings.NewReader("x"), 1)
+		if !errkind.IsFatal(err) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "writable") {
+			t.Fatalf("Put into a read-only root = %v, want a fatal permission error saying what to do", err)
+		}
+		if got := files(t, root); len(got) != 0 {
+			t.Errorf("a refused Put left %q", got)
+		}
+	})
 }
 
 func TestNewLocalErrors(t *testing.T) {
