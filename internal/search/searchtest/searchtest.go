@@ -99,7 +99,8 @@ func walk(t *testing.T, p search.Pager) [][]search.Result {
 	return nil
 }
 
-// reference is the search as one plain walk sees it, checked for form.
+// reference is the search as one plain walk sees it, for the checks that
+// compare a disturbed walk with it.
 func reference(t *testing.T, tg Target) [][]search.Result {
 	t.Helper()
 	pages := walk(t, start(t, tg))
