@@ -20,6 +20,7 @@ import (
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/fetch"
 	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/permtest"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/sharedtest"
@@ -397,73 +398,65 @@ func TestGatherTargets(t *testing.T) {
 	}
 }
 
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	d := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", d).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to simulate the file system (%v: %s)", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", d).Run() })
-	return d
-}
-
 // TestGatherDiskFull runs out of space in the image store: the run stops
 // with a fatal error that says so, the catalog stays consistent, and after
 // space is freed a re-run completes with nothing lost.
 func TestGatherDiskFull(t *testing.T) {
-	imgs := photos(t, 40)
-	w := newWorld(t, imgs)
-	list, want := w.list(t, 40, 0)
-	full := mountTmpfs(t, "size=256k")
-	catDir := t.TempDir()
-	cat, err := catalog.Open(context.Background(), filepath.Join(catDir, "scour.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	st, _ := store.NewLocal(full)
-	r := &rig{dir: catDir, cat: cat, st: st}
-	_, err = r.run(t, context.Background(), list, nil)
-	if err == nil || !errkind.IsFatal(err) || !strings.Contains(err.Error(), "space") && !strings.Contains(err.Error(), "full") {
-		t.Fatalf("want a fatal disk-full error, got %v", err)
-	}
-	// Free space: move the store to a roomy directory, keeping its files.
-	roomy := t.TempDir()
-	exec.Command("cp", "-a", full+"/.", roomy).Run()
-	r.st, _ = store.NewLocal(roomy)
-	if _, err := r.run(t, context.Background(), list, nil); err != nil {
-		t.Fatal(err)
-	}
-	r.check(t, want)
+	permtest.Tmpfs(t, "size=256k", func(t *testing.T, full string) {
+		imgs := photos(t, 40)
+		w := newWorld(t, imgs)
+		list, want := w.list(t, 40, 0)
+		catDir := t.TempDir()
+		cat, err := catalog.Open(context.Background(), filepath.Join(catDir, "scour.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Close()
+		st, _ := store.NewLocal(full)
+		r := &rig{dir: catDir, cat: cat, st: st}
+		_, err = r.run(t, context.Background(), list, nil)
+		if err == nil || !errkind.IsFatal(err) || !strings.Contains(err.Error(), "space") && !strings.Contains(err.Error(), "full") {
+			t.Fatalf("want a fatal disk-full error, got %v", err)
+		}
+		// Free space: move the store to a roomy directory, keeping its files.
+		roomy := t.TempDir()
+		exec.Command("cp", "-a", full+"/.", roomy).Run()
+		r.st, _ = store.NewLocal(roomy)
+		if _, err := r.run(t, context.Background(), list, nil); err != nil {
+			t.Fatal(err)
+		}
+		r.check(t, want)
+	})
 }
 
 // TestGatherReadOnlyProject refuses at once with a fatal error.
 func TestGatherReadOnlyProject(t *testing.T) {
-	imgs := photos(t, 5)
-	w := newWorld(t, imgs)
-	list, _ := w.list(t, 5, 0)
-	ro := mountTmpfs(t, "ro,size=1m")
-	cat, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "scour.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	st, err := store.NewLocal(ro)
-	if err != nil {
-		if !errkind.IsFatal(err) {
-			t.Fatalf("read-only store: want fatal, got %v", err)
+	permtest.Tmpfs(t, "ro,size=1m", func(t *testing.T, ro string) {
+		imgs := photos(t, 5)
+		w := newWorld(t, imgs)
+		list, _ := w.list(t, 5, 0)
+		cat, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "scour.db"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return
-	}
-	r := &rig{cat: cat, st: st}
-	_, err = r.run(t, context.Background(), list, nil)
-	if err == nil || !errkind.IsFatal(err) {
-		t.Fatalf("want a fatal read-only error, got %v", err)
-	}
-	by, _, _ := cat.CountURLs(context.Background())
-	if by[catalog.StateDone] != 0 || by[catalog.StatePending] < 5 {
-		t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
-	}
+		defer cat.Close()
+		st, err := store.NewLocal(ro)
+		if err != nil {
+			if !errkind.IsFatal(err) {
+				t.Fatalf("read-only store: want fatal, got %v", err)
+			}
+			return
+		}
+		r := &rig{cat: cat, st: st}
+		_, err = r.run(t, context.Background(), list, nil)
+		if err == nil || !errkind.IsFatal(err) {
+			t.Fatalf("want a fatal read-only error, got %v", err)
+		}
+		by, _, _ := cat.CountURLs(context.Background())
+		if by[catalog.StateDone] != 0 || by[catalog.StatePending] < 5 {
+			t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
+		}
+	})
 }
 
 // TestGatherCatalogRefusesWrites: when the catalog cannot record outcomes

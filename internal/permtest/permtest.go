@@ -1,14 +1,20 @@
-// Package permtest lets tests of unwritable directories run as root, which
-// is how CI runs them. Root's capabilities override permission bits, so a
-// plain chmod protects nothing from a root test; here, as root, the test is
-// run again in a child process inside a user namespace that maps root to
-// root but not the directory's owner, and the kernel then applies the
-// directory's permission bits to it as to any other user.
+// Package permtest runs tests that need the file system to refuse writes
+// (an unwritable directory, a read-only or full file system) the same way
+// as root, which is how CI runs them, and as any other user.
+//
+// Both helpers run the test again in a child process inside Linux
+// namespaces. Root's capabilities override permission bits, so for
+// ReadOnlyDir the child runs in a user namespace that maps root to root but
+// not the directory's owner: the kernel then applies the directory's
+// permission bits to root as to anyone. Tmpfs mounts its file system in
+// the child's own mount namespace, so nothing is mounted on the machine and
+// a user who may not mount can run the test too.
 package permtest
 
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -24,6 +30,13 @@ const (
 	owner = 65534
 )
 
+// child returns the directory handed to this process when it is the re-run
+// of the test t.
+func child(t *testing.T) (string, bool) {
+	dir := os.Getenv(envDir)
+	return dir, dir != "" && os.Getenv(envTest) == t.Name()
+}
+
 // ReadOnlyDir calls f with a new, empty directory (mode 0555) that the test
 // can read but not write into, as root too.
 //
@@ -34,7 +47,7 @@ const (
 // runs in both processes, so the test's work belongs inside f.
 func ReadOnlyDir(t *testing.T, f func(t *testing.T, dir string)) {
 	t.Helper()
-	if dir := os.Getenv(envDir); dir != "" && os.Getenv(envTest) == t.Name() {
+	if dir, ok := child(t); ok {
 		f(t, dir)
 		return
 	}
@@ -52,34 +65,88 @@ func ReadOnlyDir(t *testing.T, f func(t *testing.T, dir string)) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chown(dir, 0, 0) })
+	rerun(t, dir, &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+	}, "as root in a user namespace where "+dir+" is owned by an unmapped user")
+}
 
+// Tmpfs calls f with a directory on a new tmpfs mounted with opts, the
+// mount(8) options ("size=256k", "ro,size=64k"): a small file system
+// fills up, a read-only one refuses writes, for root as for anyone.
+//
+// f always runs in a child process, a re-run of the test in its own mount
+// namespace (and, for a user other than root, its own user namespace, in
+// which it may mount); the child's result is reported as the test's. The
+// test skips, saying why, only where those namespaces are not available.
+// Code before and after the call runs in both processes, so the test's
+// work belongs inside f.
+func Tmpfs(t *testing.T, opts string, f func(t *testing.T, dir string)) {
+	t.Helper()
+	flags, data := mountOptions(opts)
+	if dir, ok := child(t); ok {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, data); err != nil {
+			t.Fatalf("mount a tmpfs (%s) on %s in this test's mount namespace: %v", opts, dir, err)
+		}
+		f(t, dir)
+		return
+	}
+	attr := &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	where := "in its own mount namespace"
+	if uid := os.Geteuid(); uid != 0 {
+		attr.Cloneflags = syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		where = "in its own user and mount namespaces"
+	}
+	rerun(t, t.TempDir(), attr, fmt.Sprintf("%s, on a tmpfs mounted with %q", where, opts))
+}
+
+// mountOptions splits mount(8) options into flags and the file system's
+// own data.
+func mountOptions(opts string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for o := range strings.SplitSeq(opts, ",") {
+		switch o {
+		case "ro":
+			flags |= syscall.MS_RDONLY
+		case "":
+		default:
+			data = append(data, o)
+		}
+	}
+	return flags, strings.Join(data, ",")
+}
+
+// rerun runs the test t again in a child process started with attr,
+// handing it dir, and reports the child's result as t's.
+func rerun(t *testing.T, dir string, attr *syscall.SysProcAttr, where string) {
+	t.Helper()
 	args := []string{"-test.run=" + runPattern(t.Name()), "-test.v", "-test.count=1"}
 	if f := flag.Lookup("test.timeout"); f != nil {
 		args = append(args, "-test.timeout="+f.Value.String())
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), envDir+"="+dir, envTest+"="+t.Name())
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
-	}
+	cmd.SysProcAttr = attr
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err != nil && !errors.As(err, &exit):
-		t.Skipf("running as root, and cannot start the test in a user namespace, where permission bits would bind root (%v): the test needs a non-root user or user namespaces", err)
+		t.Skipf("cannot re-run the test %s (%v): this machine does not allow the namespaces the test needs", where, err)
 	case err != nil:
-		t.Fatalf("as root in a user namespace where %s is not root's (%v):\n%s", dir, err, out)
+		t.Fatalf("re-run %s: %v\n%s", where, err, out)
 	case strings.Contains(string(out), "--- SKIP: "+t.Name()+" "):
-		t.Skipf("skipped as root in a user namespace:\n%s", out)
+		t.Skipf("skipped when re-run %s:\n%s", where, out)
 	case !strings.Contains(string(out), "--- PASS: "+t.Name()+" "):
-		t.Fatalf("the re-run as root in a user namespace ran no test %s:\n%s", t.Name(), out)
+		t.Fatalf("the re-run %s ran no test %s:\n%s", where, t.Name(), out)
 	}
-	t.Logf("ran as root in a user namespace where %s is owned by an unmapped user:\n%s", dir, out)
+	t.Logf("re-ran %s:\n%s", where, out)
 }
 
-// runPattern matches exactly the test called name ("TestA/sub b" as
+// runPattern matches exactly the test called name ("TestA/sub_b" as
 // testing spells it), level by level as -test.run reads it.
 func runPattern(name string) string {
 	parts := strings.Split(name, "/")
