@@ -22,9 +22,15 @@ echo "   versitygw: $SCOUR_VERSITYGW"
 SCOUR_ONNXRUNTIME_LIB=$(.ci/onnxruntime.sh)
 export SCOUR_ONNXRUNTIME_LIB
 echo "   onnxruntime: $SCOUR_ONNXRUNTIME_LIB"
+# Static analysis beyond go vet; any finding fails the run.
+STATICCHECK=$(.ci/staticcheck.sh)
+echo "   staticcheck: $STATICCHECK"
 
 echo "== go vet"
 go vet ./...
+
+echo "== staticcheck"
+"$STATICCHECK" ./...
 
 echo "== go test"
 go test -count=1 -timeout 30m ./... "$@"

@@ -68,7 +68,7 @@ func splitTop(s string) []string {
 	return out
 }
 
-var errNoList = errors.New("Keras' list form (choices) is not supported; give one number")
+var errNoList = errors.New("the list form of Keras (choices) is not supported; give one number")
 
 func (p *Params) set(key, val string) error {
 	var err error

@@ -96,6 +96,11 @@ func (c *Catalog) corrupt(err error) error {
 	if strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
 		return errkind.Fatal(fmt.Errorf("catalog %s cannot be written (%v): check the project directory's permissions", c.path, err))
 	}
+	// SQLite says no more than this when it may not create the file (an
+	// unwritable project directory) or open it.
+	if strings.Contains(msg, "unable to open database file") || strings.Contains(msg, "SQLITE_CANTOPEN") {
+		return errkind.Fatal(fmt.Errorf("catalog %s cannot be created or opened (%v): check the project directory's permissions", c.path, err))
+	}
 	if strings.Contains(msg, "disk is full") || strings.Contains(msg, "SQLITE_FULL") {
 		return errkind.Fatal(fmt.Errorf("catalog %s: disk full (%v): free space and re-run; nothing recorded so far is lost", c.path, err))
 	}

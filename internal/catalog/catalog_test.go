@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/permtest"
 )
 
 func open(t *testing.T) *Catalog {
@@ -186,16 +187,19 @@ func TestDamagedCatalogIsFatalAndUntouched(t *testing.T) {
 }
 
 func TestReadOnlyDirectory(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
-	d := t.TempDir()
-	os.Chmod(d, 0o555)
-	defer os.Chmod(d, 0o755)
-	_, err := Open(context.Background(), filepath.Join(d, "scour.db"))
-	if err == nil || !errkind.IsFatal(err) {
-		t.Fatalf("want fatal error, got %v", err)
-	}
+	permtest.ReadOnlyDir(t, func(t *testing.T, d string) {
+		p := filepath.Join(d, "scour.db")
+		_, err := Open(context.Background(), p)
+		if err == nil || !errkind.IsFatal(err) {
+			t.Fatalf("want fatal error, got %v", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, p) || !strings.Contains(msg, "permissions") {
+			t.Errorf("%q does not name the catalog and say what to check", msg)
+		}
+		if ents, _ := os.ReadDir(d); len(ents) != 0 {
+			t.Errorf("a refused Open left %d files", len(ents))
+		}
+	})
 }
 
 // TestConcurrentOpenMigratesOnce: several processes (here, handles) opening

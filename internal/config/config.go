@@ -243,7 +243,7 @@ func (c *Config) Validate() error {
 		}
 		for _, n := range s.Classes {
 			if !seen[n] {
-				return fmt.Errorf("source %d (%s) names class %q, which is not under classes:", i+1, s.Engine, n)
+				return fmt.Errorf("source %d (%s) names class %q, which is not listed under classes", i+1, s.Engine, n)
 			}
 		}
 	}

@@ -13,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scour-dev/scour/internal/errkind"
@@ -214,47 +216,109 @@ func TestConnectionResetIsRetriedThenReported(t *testing.T) {
 	}
 }
 
+// TestPerHostConcurrencyAndRate runs in a synctest bubble, on an in-memory
+// network, so the server's 120 ms per request and the rate limit's waits
+// pass on the bubble's clock: the timing is exact and takes no real time.
 func TestPerHostConcurrencyAndRate(t *testing.T) {
 	jpg := realJPEG(t)
-	var cur, peak atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := cur.Add(1)
-		for {
-			p := peak.Load()
-			if c <= p || peak.CompareAndSwap(p, c) {
-				break
+	synctest.Test(t, func(t *testing.T) {
+		var cur, peak atomic.Int64
+		o := fastOpts()
+		o.PerHost = 2
+		o.Rate = 20
+		// Each request outlasts two rate intervals, so without the
+		// per-host limit a third would start while two are open.
+		o.Transport = pipeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := cur.Add(1)
+			for {
+				p := peak.Load()
+				if c <= p || peak.CompareAndSwap(p, c) {
+					break
+				}
+			}
+			time.Sleep(120 * time.Millisecond)
+			cur.Add(-1)
+			w.Write(jpg)
+		}))
+		f := New(o)
+		t0 := time.Now()
+		done := make(chan error)
+		for i := 0; i < 10; i++ {
+			go func() {
+				_, err := f.Get(context.Background(), "http://images.test/a.jpg")
+				done <- err
+			}()
+		}
+		for i := 0; i < 10; i++ {
+			if err := <-done; err != nil {
+				t.Fatal(err)
 			}
 		}
-		time.Sleep(30 * time.Millisecond)
-		cur.Add(-1)
-		w.Write(jpg)
-	}))
-	defer srv.Close()
-	o := fastOpts()
-	o.PerHost = 2
-	o.Rate = 20
-	f := New(o)
-	t0 := time.Now()
-	done := make(chan error)
-	for i := 0; i < 10; i++ {
-		go func() {
-			_, err := f.Get(context.Background(), srv.URL+"/a.jpg")
-			done <- err
-		}()
-	}
-	for i := 0; i < 10; i++ {
-		if err := <-done; err != nil {
-			t.Fatal(err)
+		if p := peak.Load(); p > 2 {
+			t.Fatalf("%d concurrent requests to one host, limit 2", p)
 		}
-	}
-	if p := peak.Load(); p > 2 {
-		t.Fatalf("%d concurrent requests to one host, limit 2", p)
-	}
-	// 10 requests at 20/s need at least 9 intervals of 50 ms.
-	if el := time.Since(t0); el < 430*time.Millisecond {
-		t.Fatalf("10 requests took %v; rate limit 20/s not applied", el)
+		if p := peak.Load(); p < 2 {
+			t.Fatalf("at most %d request at once: the test did not reach the limit it checks", p)
+		}
+		// 10 requests at 20/s need at least 9 intervals of 50 ms.
+		if el := time.Since(t0); el < 430*time.Millisecond {
+			t.Fatalf("10 requests took %v; rate limit 20/s not applied", el)
+		}
+	})
+}
+
+// pipeServer serves h over in-memory connections (net.Pipe) and returns a
+// transport that dials it whatever the URL's host, for tests in a synctest
+// bubble, where a real socket would not be durably blocking. It must be
+// called inside the bubble; it shuts down when the test ends.
+func pipeServer(t *testing.T, h http.Handler) http.RoundTripper {
+	ln := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		client, server := net.Pipe()
+		select {
+		case ln.conns <- server:
+			return client, nil
+		case <-ln.closed:
+			return nil, net.ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+	})
+	return tr
+}
+
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
 	}
 }
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
 
 func TestFileURLs(t *testing.T) {
 	jpg := realJPEG(t)

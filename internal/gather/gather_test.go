@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/fetch"
 	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/permtest"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/sharedtest"
@@ -50,16 +53,60 @@ func photos(t *testing.T, n int) [][]byte {
 
 // world is a loopback web of image URLs with every kind of failure.
 type world struct {
-	srv   *httptest.Server
-	hits  atomic.Int64
-	delay time.Duration
+	srv  *httptest.Server
+	hits atomic.Int64
+	mu   sync.Mutex
+	gate *gate
+}
+
+// gate holds request number n and every later one until released, so a
+// test can interrupt a run at a known point with downloads in flight.
+type gate struct {
+	n       int64
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// holdFrom sets a gate at request number n (counted since the world began):
+// reached is closed when that request arrives; release lets it and the
+// requests held after it go on, and removes the gate.
+func (w *world) holdFrom(t *testing.T, n int64) (reached <-chan struct{}, release func()) {
+	g := &gate{n: n, reached: make(chan struct{}), release: make(chan struct{})}
+	w.mu.Lock()
+	w.gate = g
+	w.mu.Unlock()
+	release = func() {
+		g.once.Do(func() {
+			w.mu.Lock()
+			if w.gate == g {
+				w.gate = nil
+			}
+			w.mu.Unlock()
+			close(g.release)
+		})
+	}
+	t.Cleanup(release)
+	return g.reached, release
 }
 
 func newWorld(t *testing.T, imgs [][]byte) *world {
 	w := &world{}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.hits.Add(1)
-		time.Sleep(w.delay)
+		n := w.hits.Add(1)
+		w.mu.Lock()
+		g := w.gate
+		w.mu.Unlock()
+		if g != nil && n >= g.n {
+			if n == g.n {
+				close(g.reached)
+			}
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		var i int
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/img/"):
@@ -258,25 +305,27 @@ func TestGatherOutcomes(t *testing.T) {
 func TestGatherInterruptedAndResumed(t *testing.T) {
 	imgs := photos(t, 30)
 	w := newWorld(t, imgs)
-	w.delay = 5 * time.Millisecond
 	list, want := w.list(t, 30, 15)
 	r := newRig(t, t.TempDir())
 	for _, after := range []int64{3, 11, 25} {
 		ctx, cancel := context.WithCancel(context.Background())
 		events := progress.Func(func(e progress.Event) {})
-		start := w.hits.Load()
+		// The run is cancelled when its after-th request arrives; that
+		// request and all later ones are held until the run has returned.
+		reached, release := w.holdFrom(t, w.hits.Load()+after)
 		go func() {
-			for w.hits.Load()-start < after {
-				time.Sleep(time.Millisecond)
+			select {
+			case <-reached:
+				cancel()
+			case <-ctx.Done():
 			}
-			cancel()
 		}()
 		_, err := r.run(t, ctx, list, events)
 		cancel()
-		if err == nil {
-			continue // finished before the interruption
-		}
-		if !strings.Contains(err.Error(), "canceled") {
+		release()
+		// The gate makes the interruption certain: a run that ends well
+		// here ignored its cancellation.
+		if err == nil || !strings.Contains(err.Error(), "canceled") {
 			t.Fatalf("interrupted run: %v", err)
 		}
 	}
@@ -297,19 +346,26 @@ func TestGatherKilled(t *testing.T) {
 	}
 	imgs := photos(t, 40)
 	w := newWorld(t, imgs)
-	w.delay = 20 * time.Millisecond
 	list, want := w.list(t, 40, 20)
 	dir := t.TempDir()
+	// The child is killed when its 25th request arrives, with that one and
+	// any later ones held: 24 served, the rest in flight or not begun.
+	reached, release := w.holdFrom(t, 25)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestGatherKilled$")
 	cmd.Env = append(os.Environ(), "SCOUR_GATHER_CHILD=1", "SCOUR_GATHER_DIR="+dir, "SCOUR_GATHER_LIST="+list)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for w.hits.Load() < 25 {
-		time.Sleep(2 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-reached:
+	case err := <-exited:
+		t.Fatalf("the child run ended (%v) before its 25th request", err)
 	}
 	cmd.Process.Kill()
-	cmd.Wait()
+	<-exited
+	release()
 	r := newRig(t, dir)
 	if _, err := r.run(t, context.Background(), list, nil); err != nil {
 		t.Fatal(err)
@@ -342,73 +398,65 @@ func TestGatherTargets(t *testing.T) {
 	}
 }
 
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	d := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", d).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to simulate the file system (%v: %s)", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", d).Run() })
-	return d
-}
-
 // TestGatherDiskFull runs out of space in the image store: the run stops
 // with a fatal error that says so, the catalog stays consistent, and after
 // space is freed a re-run completes with nothing lost.
 func TestGatherDiskFull(t *testing.T) {
-	imgs := photos(t, 40)
-	w := newWorld(t, imgs)
-	list, want := w.list(t, 40, 0)
-	full := mountTmpfs(t, "size=256k")
-	catDir := t.TempDir()
-	cat, err := catalog.Open(context.Background(), filepath.Join(catDir, "scour.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	st, _ := store.NewLocal(full)
-	r := &rig{dir: catDir, cat: cat, st: st}
-	_, err = r.run(t, context.Background(), list, nil)
-	if err == nil || !errkind.IsFatal(err) || !strings.Contains(err.Error(), "space") && !strings.Contains(err.Error(), "full") {
-		t.Fatalf("want a fatal disk-full error, got %v", err)
-	}
-	// Free space: move the store to a roomy directory, keeping its files.
-	roomy := t.TempDir()
-	exec.Command("cp", "-a", full+"/.", roomy).Run()
-	r.st, _ = store.NewLocal(roomy)
-	if _, err := r.run(t, context.Background(), list, nil); err != nil {
-		t.Fatal(err)
-	}
-	r.check(t, want)
+	permtest.Tmpfs(t, "size=256k", func(t *testing.T, full string) {
+		imgs := photos(t, 40)
+		w := newWorld(t, imgs)
+		list, want := w.list(t, 40, 0)
+		catDir := t.TempDir()
+		cat, err := catalog.Open(context.Background(), filepath.Join(catDir, "scour.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Close()
+		st, _ := store.NewLocal(full)
+		r := &rig{dir: catDir, cat: cat, st: st}
+		_, err = r.run(t, context.Background(), list, nil)
+		if err == nil || !errkind.IsFatal(err) || !strings.Contains(err.Error(), "space") && !strings.Contains(err.Error(), "full") {
+			t.Fatalf("want a fatal disk-full error, got %v", err)
+		}
+		// Free space: move the store to a roomy directory, keeping its files.
+		roomy := t.TempDir()
+		exec.Command("cp", "-a", full+"/.", roomy).Run()
+		r.st, _ = store.NewLocal(roomy)
+		if _, err := r.run(t, context.Background(), list, nil); err != nil {
+			t.Fatal(err)
+		}
+		r.check(t, want)
+	})
 }
 
 // TestGatherReadOnlyProject refuses at once with a fatal error.
 func TestGatherReadOnlyProject(t *testing.T) {
-	imgs := photos(t, 5)
-	w := newWorld(t, imgs)
-	list, _ := w.list(t, 5, 0)
-	ro := mountTmpfs(t, "ro,size=1m")
-	cat, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "scour.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	st, err := store.NewLocal(ro)
-	if err != nil {
-		if !errkind.IsFatal(err) {
-			t.Fatalf("read-only store: want fatal, got %v", err)
+	permtest.Tmpfs(t, "ro,size=1m", func(t *testing.T, ro string) {
+		imgs := photos(t, 5)
+		w := newWorld(t, imgs)
+		list, _ := w.list(t, 5, 0)
+		cat, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "scour.db"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return
-	}
-	r := &rig{cat: cat, st: st}
-	_, err = r.run(t, context.Background(), list, nil)
-	if err == nil || !errkind.IsFatal(err) {
-		t.Fatalf("want a fatal read-only error, got %v", err)
-	}
-	by, _, _ := cat.CountURLs(context.Background())
-	if by[catalog.StateDone] != 0 || by[catalog.StatePending] < 5 {
-		t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
-	}
+		defer cat.Close()
+		st, err := store.NewLocal(ro)
+		if err != nil {
+			if !errkind.IsFatal(err) {
+				t.Fatalf("read-only store: want fatal, got %v", err)
+			}
+			return
+		}
+		r := &rig{cat: cat, st: st}
+		_, err = r.run(t, context.Background(), list, nil)
+		if err == nil || !errkind.IsFatal(err) {
+			t.Fatalf("want a fatal read-only error, got %v", err)
+		}
+		by, _, _ := cat.CountURLs(context.Background())
+		if by[catalog.StateDone] != 0 || by[catalog.StatePending] < 5 {
+			t.Fatalf("states after a read-only failure: %v (the 5 images must stay pending)", by)
+		}
+	})
 }
 
 // TestGatherCatalogRefusesWrites: when the catalog cannot record outcomes
@@ -455,55 +503,62 @@ func TestGatherCatalogRefusesWrites(t *testing.T) {
 }
 
 // TestQuota: a class at its target with downloads still open is not full:
-// a worker waits for them, and takes the place of one that fails.
+// a worker waits for them, and takes the place of one that fails. It runs
+// in a synctest bubble, so "still waiting" is a fact that synctest.Wait
+// establishes, not a guess after a pause.
 func TestQuota(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	q := newQuota(ctx)
-	q.set("ships", 2, 1) // one image already kept
-	q.set("boats", 0, 5) // no limit
-	if !q.reserve("ships") {
-		t.Fatal("first place refused")
-	}
-	got := make(chan bool)
-	go func() { got <- q.reserve("ships") }()
-	select {
-	case r := <-got:
-		t.Fatalf("reserve returned %v while the class's last place was held", r)
-	case <-time.After(50 * time.Millisecond):
-	}
-	if q.full("ships") {
-		t.Fatal("full while a download is open")
-	}
-	q.settle("ships", false) // that download failed: its place is free
-	if r := <-got; !r {
-		t.Fatal("the freed place was not taken")
-	}
-	q.settle("ships", true)
-	if !q.full("ships") || q.reserve("ships") {
-		t.Fatal("a class at its target took another download")
-	}
-	for range 100 {
-		if !q.reserve("boats") {
-			t.Fatal("a class without a target refused a download")
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		q := newQuota(ctx)
+		q.set("ships", 2, 1) // one image already kept
+		q.set("boats", 0, 5) // no limit
+		if !q.reserve("ships") {
+			t.Fatal("first place refused")
 		}
-	}
-	if q.reserve("planes") || !q.full("planes") {
-		t.Fatal("an unknown class took a download")
-	}
+		got := make(chan bool)
+		go func() { got <- q.reserve("ships") }()
+		// Once every goroutine of the bubble is blocked, the waiter is either
+		// waiting in reserve or done and waiting to send.
+		synctest.Wait()
+		select {
+		case r := <-got:
+			t.Fatalf("reserve returned %v while the class's last place was held", r)
+		default:
+		}
+		if q.full("ships") {
+			t.Fatal("full while a download is open")
+		}
+		q.settle("ships", false) // that download failed: its place is free
+		if r := <-got; !r {
+			t.Fatal("the freed place was not taken")
+		}
+		q.settle("ships", true)
+		if !q.full("ships") || q.reserve("ships") {
+			t.Fatal("a class at its target took another download")
+		}
+		for range 100 {
+			if !q.reserve("boats") {
+				t.Fatal("a class without a target refused a download")
+			}
+		}
+		if q.reserve("planes") || !q.full("planes") {
+			t.Fatal("an unknown class took a download")
+		}
 
-	// A waiter wakes, empty-handed, when the run is cancelled.
-	q.set("tugs", 1, 0)
-	q.reserve("tugs")
-	go func() { got <- q.reserve("tugs") }()
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	select {
-	case r := <-got:
-		if r {
-			t.Fatal("reserve succeeded after cancel")
+		// A waiter wakes, empty-handed, when the run is cancelled.
+		q.set("tugs", 1, 0)
+		q.reserve("tugs")
+		go func() { got <- q.reserve("tugs") }()
+		synctest.Wait()
+		cancel()
+		select {
+		case r := <-got:
+			if r {
+				t.Fatal("reserve succeeded after cancel")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiting reserve did not wake on cancel")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a waiting reserve did not wake on cancel")
-	}
+	})
 }

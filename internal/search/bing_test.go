@@ -352,57 +352,9 @@ func TestBingErrors(t *testing.T) {
 	}
 }
 
-func TestBingPageOrder(t *testing.T) {
-	srv := newBingServer(t, readShared(t, "fixtures", "bing", realBingPage), nil)
-	pager, err := NewBing(Options{BaseURL: srv.URL, Client: srv.Client()}).Search(context.Background(), Query{Text: "golang gopher"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = pager.Page(context.Background(), 1)
-	if err == nil || errkind.KindOf(err) != errkind.KindPermanent || len(srv.requests()) != 0 {
-		t.Errorf("page 1 before page 0: err = %v after %d requests, want a permanent error and no request", err, len(srv.requests()))
-	}
-}
-
 func TestBingEmptyQuery(t *testing.T) {
 	if _, err := NewBing(Options{}).Search(context.Background(), Query{Text: "  "}); err == nil {
 		t.Error("an empty query was accepted")
-	}
-}
-
-// TestCancel checks that every HTTP engine gives up when its context is
-// cancelled while the server is still thinking.
-func TestCancel(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	for _, name := range []string{"bing", "duckduckgo", "commons"} {
-		t.Run(name, func(t *testing.T) {
-			eng, err := New(name, Options{BaseURL: srv.URL, Client: srv.Client()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			pager, err := eng.Search(ctx, Query{Text: "boats"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.AfterFunc(50*time.Millisecond, cancel)
-			start := time.Now()
-			_, err = pager.Page(ctx, 0)
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %v to notice the cancellation", d)
-			}
-		})
 	}
 }
 

@@ -2,7 +2,6 @@ package search
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"net/url"
 	"os"
@@ -191,24 +190,6 @@ func TestFolderTree(t *testing.T) {
 	}
 	if !reflect.DeepEqual(reasons, wantReasons) {
 		t.Errorf("skipped\n got %q\nwant %q", reasons, wantReasons)
-	}
-}
-
-func TestFolderCancel(t *testing.T) {
-	root := t.TempDir()
-	mkfile(t, filepath.Join(root, "a", "1.jpg"))
-	mkfile(t, filepath.Join(root, "a", "2.jpg"))
-	eng, _ := NewFolder(Options{Path: root})
-	pager, _ := eng.Search(context.Background(), Query{})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := pager.Page(ctx, 0); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	// Nothing was lost: the same page can be asked again.
-	res, err := pager.Page(context.Background(), 0)
-	if err != nil || len(res) != 2 {
-		t.Errorf("after cancel: %d results, %v", len(res), err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -79,40 +80,45 @@ func TestLayoutRefusesAnotherN(t *testing.T) {
 	}
 }
 
+// TestSameIndexTwice runs in a synctest bubble: the heartbeats and the
+// wait for a stale lock pass on the bubble's clock, exactly and at once.
 func TestSameIndexTwice(t *testing.T) {
-	ctx := context.Background()
-	st := local(t)
 	old := StaleAfter
 	StaleAfter = 300 * time.Millisecond
 	defer func() { StaleAfter = old }()
-	a, err := Acquire(ctx, st, Spec{1, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A live holder keeps beating: the second claimant is refused.
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-				a.Beat(ctx)
-			}
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st := local(t)
+		a, err := Acquire(ctx, st, Spec{1, 4})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	_, err = Acquire(ctx, st, Spec{1, 4})
-	close(stop)
-	if !errkind.IsFatal(err) || !strings.Contains(err.Error(), "already running") {
-		t.Fatalf("second claim on a live shard: %v", err)
-	}
-	// A dead holder (no heartbeat) is taken over once its lock is stale.
-	time.Sleep(100 * time.Millisecond)
-	b, err := Acquire(ctx, st, Spec{1, 4})
-	if err != nil {
-		t.Fatalf("take-over of a stale lock: %v", err)
-	}
-	b.Release(ctx)
+		// A live holder keeps beating: the second claimant is refused.
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+					a.Beat(ctx)
+				}
+			}
+		}()
+		_, err = Acquire(ctx, st, Spec{1, 4})
+		close(stop)
+		if !errkind.IsFatal(err) || !strings.Contains(err.Error(), "already running") {
+			t.Fatalf("second claim on a live shard: %v", err)
+		}
+		// The holder has stopped beating once its goroutine has returned.
+		synctest.Wait()
+		// A dead holder (no heartbeat) is taken over once its lock is stale.
+		b, err := Acquire(ctx, st, Spec{1, 4})
+		if err != nil {
+			t.Fatalf("take-over of a stale lock: %v", err)
+		}
+		b.Release(ctx)
+	})
 }
 
 func shardCatalog(t *testing.T, dir string, rows map[string]string) *catalog.Catalog {

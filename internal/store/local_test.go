@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"testing/iotest"
 
 	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/permtest"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/store/storetest"
 )
@@ -156,22 +156,19 @@ func TestLocalParentIsObject(t *testing.T) {
 }
 
 func TestLocalFatalErrors(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores file permissions")
-	}
-	root := t.TempDir()
-	l, err := store.NewLocal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(root, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(root, 0o755) })
-	err = l.Put(t.Context(), "x.jpg", strings.NewReader("x"), 1)
-	if !errkind.IsFatal(err) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "writable") {
-		t.Fatalf("Put into a read-only root = %v, want a fatal permission error saying what to do", err)
-	}
+	permtest.ReadOnlyDir(t, func(t *testing.T, root string) {
+		l, err := store.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Put(t.Context(), "x.jpg", strings.NewReader("x"), 1)
+		if !errkind.IsFatal(err) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "writable") {
+			t.Fatalf("Put into a read-only root = %v, want a fatal permission error saying what to do", err)
+		}
+		if got := files(t, root); len(got) != 0 {
+			t.Errorf("a refused Put left %q", got)
+		}
+	})
 }
 
 func TestNewLocalErrors(t *testing.T) {
@@ -236,58 +233,48 @@ func BenchmarkLocalPut(b *testing.B) {
 	}
 }
 
-// mountTmpfs mounts a small tmpfs to make a real full or read-only file
-// system; it skips where mounting is not allowed (not root, containers).
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	d := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", d).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to simulate the file system (%v: %s)", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", d).Run() })
-	return d
-}
-
 func TestLocalDiskFull(t *testing.T) {
-	root := mountTmpfs(t, "size=256k")
-	l, err := store.NewLocal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	small := storetest.Data(1, 1000)
-	if err := l.Put(t.Context(), "old.jpg", bytes.NewReader(small), -1); err != nil {
-		t.Fatal(err)
-	}
-	err = l.Put(t.Context(), "big/new.jpg", bytes.NewReader(storetest.Data(2, 1<<20)), -1)
-	if !errkind.IsFatal(err) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "free some space") {
-		t.Fatalf("Put on a full disk = %v, want a fatal error saying to free space", err)
-	}
-	err = l.Put(t.Context(), "old.jpg", bytes.NewReader(storetest.Data(3, 1<<20)), -1)
-	if !errkind.IsFatal(err) {
-		t.Fatalf("overwrite on a full disk = %v, want fatal", err)
-	}
-	// The partial temporary files are gone and the old object is whole.
-	if got, want := files(t, root), []string{"old.jpg"}; !slices.Equal(got, want) {
-		t.Errorf("after failed Puts the tree is %q, want %q", got, want)
-	}
-	rc, err := l.Get(t.Context(), "old.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if b, _ := io.ReadAll(rc); !bytes.Equal(b, small) {
-		t.Error("the old object changed")
-	}
+	permtest.Tmpfs(t, "size=256k", func(t *testing.T, root string) {
+		l, err := store.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small := storetest.Data(1, 1000)
+		if err := l.Put(t.Context(), "old.jpg", bytes.NewReader(small), -1); err != nil {
+			t.Fatal(err)
+		}
+		err = l.Put(t.Context(), "big/new.jpg", bytes.NewReader(storetest.Data(2, 1<<20)), -1)
+		if !errkind.IsFatal(err) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "free some space") {
+			t.Fatalf("Put on a full disk = %v, want a fatal error saying to free space", err)
+		}
+		err = l.Put(t.Context(), "old.jpg", bytes.NewReader(storetest.Data(3, 1<<20)), -1)
+		if !errkind.IsFatal(err) {
+			t.Fatalf("overwrite on a full disk = %v, want fatal", err)
+		}
+		// The partial temporary files are gone and the old object is whole.
+		if got, want := files(t, root), []string{"old.jpg"}; !slices.Equal(got, want) {
+			t.Errorf("after failed Puts the tree is %q, want %q", got, want)
+		}
+		rc, err := l.Get(t.Context(), "old.jpg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if b, _ := io.ReadAll(rc); !bytes.Equal(b, small) {
+			t.Error("the old object changed")
+		}
+	})
 }
 
 func TestLocalReadOnly(t *testing.T) {
-	root := mountTmpfs(t, "ro,size=64k")
-	l, err := store.NewLocal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = l.Put(t.Context(), "a/b.jpg", strings.NewReader("x"), 1)
-	if !errkind.IsFatal(err) || !strings.Contains(err.Error(), "read-only") {
-		t.Fatalf("Put on a read-only file system = %v, want a fatal error that says so", err)
-	}
+	permtest.Tmpfs(t, "ro,size=64k", func(t *testing.T, root string) {
+		l, err := store.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Put(t.Context(), "a/b.jpg", strings.NewReader("x"), 1)
+		if !errkind.IsFatal(err) || !strings.Contains(err.Error(), "read-only") {
+			t.Fatalf("Put on a read-only file system = %v, want a fatal error that says so", err)
+		}
+	})
 }

@@ -61,7 +61,8 @@ type S3Options struct {
 // are off: wrap the store with WithRetry.
 type S3 struct {
 	client *s3.Client
-	up     *manager.Uploader //nolint:staticcheck // the successor, transfermanager, is not in go.mod yet
+	//lint:ignore SA1019 the successor, transfermanager, is not in go.mod yet
+	up     *manager.Uploader
 	bucket string
 	prefix string // without trailing "/"
 }
@@ -126,7 +127,8 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	if partSize < manager.MinUploadPartSize {
 		return nil, errkind.Fatal(fmt.Errorf("store: S3 part size %d is below the minimum of %d bytes", partSize, manager.MinUploadPartSize))
 	}
-	up := manager.NewUploader(client, func(u *manager.Uploader) { //nolint:staticcheck // see S3.up
+	//lint:ignore SA1019 see S3.up
+	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = partSize
 		u.Concurrency = 4
 	})
@@ -161,6 +163,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" {
 		in.ContentType = aws.String(ct)
 	}
+	//lint:ignore SA1019 see S3.up
 	_, err := s.up.Upload(ctx, in)
 	if err == nil {
 		return nil

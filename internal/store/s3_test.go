@@ -86,9 +86,11 @@ func TestS3FailedUploadsLeaveNoParts(t *testing.T) {
 			return io.MultiReader(bytes.NewReader(data[:7<<20]), iotest.ErrReader(errors.New("disk went away")))
 		}},
 		{"cancelled context", func(cancel func()) io.Reader {
+			// The first part is on its way when the body ends; Put returns
+			// only after the uploader has waited for its part uploads, so
+			// nothing needs to wait here for the cancellation to reach them.
 			return io.MultiReader(bytes.NewReader(data[:11<<20]), readerFunc(func([]byte) (int, error) {
 				cancel()
-				time.Sleep(50 * time.Millisecond) // let the cancellation reach the part uploads
 				return 0, io.EOF
 			}))
 		}},

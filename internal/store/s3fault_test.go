@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,15 +163,23 @@ func TestS3ServerRestart(t *testing.T) {
 	inner := &failCounter{Store: newS3(t, o)}
 	s := store.WithRetry(inner, store.RetryPolicy{Attempts: 60, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond})
 
+	// The server stops while Put 15 may be in flight, and comes back once
+	// a Put has failed against it: the fault is certain to be hit, and the
+	// downtime is no longer than it takes to hit it.
+	stopped := make(chan struct{})
 	restarted := make(chan error, 1)
 	want := map[string][]byte{}
 	for i := range 45 {
 		if i == 15 {
 			go func() {
 				srv.Stop()
-				time.Sleep(500 * time.Millisecond)
+				close(stopped)
+				<-inner.firstFailure()
 				restarted <- srv.Restart()
 			}()
+		}
+		if i == 16 {
+			<-stopped
 		}
 		k := fmt.Sprintf("restart/%02d.jpg", i)
 		want[k] = objectData(i)
@@ -191,12 +200,19 @@ func TestS3ServerRestart(t *testing.T) {
 type failCounter struct {
 	store.Store
 	failed atomic.Int64
+	once   sync.Once
+	first  chan struct{} // closed at the first failed Put
+}
+
+func (f *failCounter) firstFailure() chan struct{} {
+	f.once.Do(func() { f.first = make(chan struct{}) })
+	return f.first
 }
 
 func (f *failCounter) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	err := f.Store.Put(ctx, key, r, size)
-	if err != nil {
-		f.failed.Add(1)
+	if err != nil && f.failed.Add(1) == 1 {
+		close(f.firstFailure())
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scour-dev/scour/internal/errkind"
@@ -345,7 +346,10 @@ func TestWrappersKeepLocalPather(t *testing.T) {
 	}
 }
 
-// gauge records how many calls are inside the inner store at once.
+// gauge records how many calls are inside the inner store at once. Each
+// call lingers 5 ms so that callers pile up; used in a synctest bubble, that
+// is the bubble's clock, so every caller that may enter has entered before
+// any leaves.
 type gauge struct {
 	store.Store
 	now, peak atomic.Int64
@@ -372,24 +376,26 @@ func (g *gauge) Stat(ctx context.Context, key string) (store.Info, error) {
 func TestLimit(t *testing.T) {
 	for _, n := range []int{1, 3, 8} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			g := &gauge{Store: newLocal(t)}
-			s := store.WithLimit(g, n)
-			var wg sync.WaitGroup
-			for i := range 24 {
-				wg.Go(func() {
-					k := fmt.Sprintf("%d.jpg", i)
-					if err := s.Put(t.Context(), k, strings.NewReader(k), -1); err != nil {
-						t.Error(err)
-					}
-					if _, err := s.Stat(t.Context(), k); err != nil {
-						t.Error(err)
-					}
-				})
-			}
-			wg.Wait()
-			if p := g.peak.Load(); p != int64(n) {
-				t.Errorf("peak concurrency %d, want exactly the limit %d", p, n)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				g := &gauge{Store: newLocal(t)}
+				s := store.WithLimit(g, n)
+				var wg sync.WaitGroup
+				for i := range 24 {
+					wg.Go(func() {
+						k := fmt.Sprintf("%d.jpg", i)
+						if err := s.Put(t.Context(), k, strings.NewReader(k), -1); err != nil {
+							t.Error(err)
+						}
+						if _, err := s.Stat(t.Context(), k); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				if p := g.peak.Load(); p != int64(n) {
+					t.Errorf("peak concurrency %d, want exactly the limit %d", p, n)
+				}
+			})
 		})
 	}
 }

@@ -513,7 +513,7 @@ func testConcurrentSameKey(t *testing.T, s store.Store) {
 				rc, err := s.Get(ctx, key)
 				if err != nil {
 					if ctx.Err() == nil {
-						readErr <- fmt.Errorf("Get during writes: %w", err)
+						readErr <- fmt.Errorf("concurrent Get during writes: %w", err)
 					}
 					return
 				}
@@ -526,7 +526,7 @@ func testConcurrentSameKey(t *testing.T, s store.Store) {
 					return
 				}
 				if !versions[string(b)] {
-					readErr <- fmt.Errorf("Get during writes returned %d bytes that are no version written", len(b))
+					readErr <- fmt.Errorf("concurrent Get during writes returned %d bytes that are no version written", len(b))
 					return
 				}
 			}
