@@ -5,12 +5,20 @@ set -eu
 cd "$(dirname "$0")"
 
 echo "== test prerequisites"
-# The review page is tested in a real headless browser.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: Chromium for the review page's browser tests; OpenCV's
+# dnn module and onnx's checker judge exported ONNX models independently of
+# ONNX Runtime; scikit-learn is the reference the transfer head must match.
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+/usr/bin/python3 -c 'import cv2' 2>/dev/null || need="$need python3-opencv"
+/usr/bin/python3 -c 'import onnx' 2>/dev/null || need="$need python3-onnx"
+/usr/bin/python3 -c 'import sklearn' 2>/dev/null || need="$need python3-sklearn"
+if [ -n "$need" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+		echo "   apt-get install$need"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 	else
-		echo "   chromium missing: install it (apt-get install chromium) or the review tests skip" >&2
+		echo "   missing:$need (apt-get install$need); the tests that need them skip" >&2
 	fi
 fi
 go mod download

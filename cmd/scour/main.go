@@ -118,6 +118,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		//lint:ignore ST1005 printed to a person as it is, as its own line
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(g), newRunCmd(g), newGatherCmd(g), newCleanCmd(g), newRestoreCmd(g), newReviewCmd(g), newSplitCmd(g), newTrainCmd(g), newSweepCmd(g), newPredictCmd(g), newReportCmd(g), newAugmentCmd(g), newExportCmd(g), newMergeCmd(g), newDoctorCmd(g), newBenchCmd(g), newVersionCmd(g))

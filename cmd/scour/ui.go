@@ -18,13 +18,12 @@ import (
 // lines in a pipe or log, JSON lines with --json. Results go to stdout,
 // everything else to stderr, so `scour export > file` stays clean.
 type ui struct {
-	g      *globals
-	out    io.Writer
-	err    io.Writer
-	tty    bool
-	mu     sync.Mutex
-	bars   map[string]*bar
-	lastLn time.Time
+	g    *globals
+	out  io.Writer
+	err  io.Writer
+	tty  bool
+	mu   sync.Mutex
+	bars map[string]*bar
 }
 
 type bar struct {

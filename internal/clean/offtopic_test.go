@@ -366,7 +366,6 @@ type fakeLabeler struct {
 	calls     int
 	refuse    func(data []byte) bool
 	seen      int
-	bytesAPI  bool
 }
 
 func (f *fakeLabeler) Name() string { return "fake" }

@@ -202,7 +202,3 @@ func (g *graph) floats(name string, dims []int64, v []float32) string {
 	return name
 }
 
-func (g *graph) int64s(name string, dims []int64, v []int64) string {
-	g.inits = append(g.inits, tensor{name: name, dims: dims, i64: v, isInt: true})
-	return name
-}
