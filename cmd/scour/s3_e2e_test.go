@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/scour-dev/scour/internal/gather/gatherbench"
 	"image"
 	"image/png"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scour-dev/scour/internal/gather/gatherbench"
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/sharedtest"
@@ -133,10 +137,23 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	port, err := gatherbench.Serve(ctx, imgs, 20*time.Millisecond, 1)
+	// The image server says when it has served 100 images: the S3 server
+	// is stopped then, in the middle of the run, every time.
+	served, halfway := atomic.Int64{}, make(chan struct{})
+	images := gatherbench.Handler(imgs, 20*time.Millisecond)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	web := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		images.ServeHTTP(w, r)
+		if served.Add(1) == 100 {
+			close(halfway)
+		}
+	})}
+	go web.Serve(ln)
+	defer web.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
 	srv := s3test.StartServer(t)
 	o := srv.Options()
 	t.Setenv("SCOUR_S3_ENDPOINT", o.Endpoint)
@@ -153,21 +170,13 @@ func TestGatherSurvivesS3Outage(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "scour.yaml"), []byte(fmt.Sprintf(
 		"store: s3://%s/p\nclasses:\n  - name: c\nsources:\n  - engine: urls\n    path: urls.txt\n    classes: [c]\nfetch:\n  workers: 4\n  min_width: 8\n  min_height: 8\n", o.Bucket)), 0o644)
 
-	// Stop the server once part of the work is stored; restart it after.
+	// Stop the S3 server once part of the work is done; restart it after.
 	go func() {
-		st, err := bucket(o, "p")
-		if err != nil {
-			return
+		select {
+		case <-halfway:
+			srv.Stop()
+		case <-ctx.Done():
 		}
-		for {
-			k := 0
-			st.List(context.Background(), "images/", func(store.Info) error { k++; return nil })
-			if k >= 100 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		srv.Stop()
 	}()
 	t0 := time.Now()
 	if code := run([]string{"-C", dir, "-q", "gather"}); code != exitFatal {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/gather/gatherbench"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/sharedtest"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/store/s3test"
@@ -109,21 +111,38 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 		}
 	}
 
-	// Four shards at once, each in its own pod-like directory.
+	// Four shards at once, each in its own pod-like directory. Shard 2
+	// reports its progress as JSON lines, so the test knows when it has
+	// recorded downloads.
 	dirs := make([]string, 4)
 	cmds := make([]*exec.Cmd, 4)
+	var events io.Reader
 	for k := range dirs {
 		dirs[k] = project("sharded")
-		cmds[k] = start(dirs[k], "gather", "--shard", fmt.Sprintf("%d/4", k))
-	}
-	// Kill shard 2 once its catalog has some rows, as a lost node would.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if rows := countRows(filepath.Join(dirs[2], ".scour", "shard-0002-of-0004.db")); rows > 100 || time.Now().After(deadline) {
-			break
+		if k != 2 {
+			cmds[k] = start(dirs[k], "gather", "--shard", fmt.Sprintf("%d/4", k))
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		c := scourCmd("-C", dirs[k], "--json", "gather", "--shard", "2/4")
+		c.Env = append(c.Env, env...)
+		pipe, err := c.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[k], events = c, pipe
 	}
+	// Kill shard 2 once it has recorded over 100 downloads in its catalog,
+	// as a lost node would.
+	recorded := int64(0)
+	awaitEvent(events, func(e progress.Event) bool {
+		if e.Kind == progress.Advance && e.Stage == "fetch" {
+			recorded += e.Done
+		}
+		return recorded > 100
+	})
 	cmds[2].Process.Signal(syscall.SIGKILL)
 	killed := cmds[2].Wait() != nil // nil: it finished before the kill landed
 	for k, c := range cmds {
@@ -269,22 +288,26 @@ func TestRunInterruptedContinues(t *testing.T) {
 	c := scourCmd("-C", dir, "-q", "run", "--json")
 	var out strings.Builder
 	c.Stdout = &out
+	events, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m, _ := filepath.Glob(filepath.Join(dir, "runs", "16-32-64_d1", "checkpoint.bin")); len(m) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			c.Process.Kill()
-			t.Fatal("training never started")
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Interrupt after the first finished epoch, whose checkpoint a re-run
+	// resumes from.
+	if !awaitEvent(events, func(e progress.Event) bool {
+		return e.Kind == progress.Note && e.Stage == "train" && strings.HasPrefix(e.Msg, "16-32-64_d1 epoch 1/")
+	}) {
+		c.Process.Kill()
+		t.Fatal("training never finished an epoch")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs", "16-32-64_d1", "checkpoint.bin")); err != nil {
+		t.Fatalf("no checkpoint after the first epoch: %v", err)
 	}
 	c.Process.Signal(os.Interrupt)
-	err := c.Wait()
+	err = c.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("interrupted run: %v, want exit %d", err, exitInterrupted)

@@ -58,10 +58,9 @@ func LoadImages(dir string) ([][]byte, error) {
 	return out, err
 }
 
-// Serve serves images at /img/<i> after latency (JPEGs made unique per
-// ?n= query), on
-// 127.0.0.1..127.0.0.hosts at port, until ctx ends. It prints "ready PORT".
-func Serve(ctx context.Context, images [][]byte, latency time.Duration, hosts int) (int, error) {
+// Handler serves images[i] at /img/i after latency, each URL's bytes made
+// distinct by its ?n= parameter.
+func Handler(images [][]byte, latency time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/img/", func(w http.ResponseWriter, r *http.Request) {
 		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/img/"))
@@ -82,6 +81,13 @@ func Serve(ctx context.Context, images [][]byte, latency time.Duration, hosts in
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
 	})
+	return mux
+}
+
+// Serve serves Handler on 127.0.0.1..127.0.0.hosts at one port, which it
+// returns, until ctx ends.
+func Serve(ctx context.Context, images [][]byte, latency time.Duration, hosts int) (int, error) {
+	mux := Handler(images, latency)
 	port := 0
 	for h := 1; h <= hosts; h++ {
 		addr := fmt.Sprintf("127.0.0.%d:%d", h, port)
