@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"os"
+	"io"
 
+	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/augment"
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/store"
 )
 
 // AugmentPreview draws a grid of augmented samples of a few kept images:
@@ -48,7 +50,7 @@ func (a AugmentPreview) Do(ctx context.Context, p *project.Project) (AugmentPrev
 		if len(imgs) >= a.Images {
 			return errEnough
 		}
-		b, err := readBlob(ctx, p.Store, im.Key)
+		b, err := store.ReadAll(ctx, p.Store, im.Key, 0)
 		if err != nil {
 			return nil
 		}
@@ -58,7 +60,7 @@ func (a AugmentPreview) Do(ctx context.Context, p *project.Project) (AugmentPrev
 		}
 		// Shrink to the training size: that is what augmentation sees.
 		sz := p.Config.Train.InputSize
-		imgs = append(imgs, rgbImage(imaging.ResizeRGB(img, sz, sz), sz))
+		imgs = append(imgs, imaging.ResizeRGBA(img, sz, sz))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnough) {
@@ -68,26 +70,8 @@ func (a AugmentPreview) Do(ctx context.Context, p *project.Project) (AugmentPrev
 		return AugmentPreviewResult{}, fmt.Errorf("no kept images to preview: run gather first")
 	}
 	grid := augment.PreviewGrid(imgs, ap, a.Seed, a.Samples)
-	f, err := os.Create(a.File)
-	if err != nil {
-		return AugmentPreviewResult{}, err
-	}
-	if err := png.Encode(f, grid); err != nil {
-		f.Close()
-		return AugmentPreviewResult{}, err
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.Write(a.File, func(w io.Writer) error { return png.Encode(w, grid) }); err != nil {
 		return AugmentPreviewResult{}, err
 	}
 	return AugmentPreviewResult{Preview: a.File, Params: ap.String()}, nil
-}
-
-// rgbImage wraps HWC RGB bytes as an image.
-func rgbImage(px []uint8, size int) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, size, size))
-	for i := 0; i < size*size; i++ {
-		copy(img.Pix[i*4:i*4+3], px[i*3:i*3+3])
-		img.Pix[i*4+3] = 255
-	}
-	return img
 }

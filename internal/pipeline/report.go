@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -129,7 +128,7 @@ func samples(ctx context.Context, p *project.Project, status string, groupOf fun
 		if per[g] >= SamplesPerGroup {
 			return nil
 		}
-		b, err := readBlob(ctx, p.Store, im.Key)
+		b, err := store.ReadAll(ctx, p.Store, im.Key, 0)
 		if err != nil {
 			return nil // a missing file shows up in doctor, not as a broken report
 		}
@@ -144,15 +143,6 @@ func samples(ctx context.Context, p *project.Project, status string, groupOf fun
 		return out[i].Reason < out[j].Reason
 	})
 	return out, err
-}
-
-func readBlob(ctx context.Context, st store.Store, key string) ([]byte, error) {
-	r, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(r)
 }
 
 // loadRuns reads runs/*/result.json, ordered by name.
@@ -194,7 +184,7 @@ func toReportRun(ctx context.Context, p *project.Project, r train.Result) report
 		if err != nil {
 			continue
 		}
-		b, err := readBlob(ctx, p.Store, im.Key)
+		b, err := store.ReadAll(ctx, p.Store, im.Key, 0)
 		if err != nil {
 			continue
 		}
