@@ -42,21 +42,25 @@ func newExportCmd(g *globals) *cobra.Command {
 		Long: `export writes out what scour knows:
   csv, jsonl   every URL with its outcome and provenance (stdout, or -o FILE)
   parquet      the same rows as a typed Parquet table (-o FILE)
-  webdataset   the kept images as tar shards per set of the recorded split:
-               DIR/train-NNNNNN.tar, val-NNNNNN.tar, test-NNNNNN.tar; each
-               sample {sha256}.jpg + {sha256}.json (split, class name,
-               provenance) + {sha256}.cls (class index in scour.yaml order)
-  imagefolder  Hugging Face's imagefolder layout: DIR/train/<class>/<sha256>.jpg,
-               DIR/validation/..., DIR/test/..., and a metadata.jsonl in each
-               set folder (file_name, class, provenance, clean's scores); load
-               with load_dataset("imagefolder", data_dir=DIR, drop_labels=False)
-  onnx         a model written by train (--model runs/NAME/best.scour) as one
-               ONNX file (-o FILE): input "image", float32 [N,3,S,S], RGB
-               values/255 in [0,1]; output "probabilities" [N,classes]. A CNN
-               takes the whole image resized to SxS; a transfer head takes
-               S=224 (shorter side to 256, centre crop 224) and carries
-               MobileNetV2 and its normalisation inside. Class names are in
-               the metadata key "classes", the recipe in "preprocess".`,
+  webdataset   kept images as tar shards per set: DIR/train-NNNNNN.tar, val-..., test-...
+  imagefolder  Hugging Face layout: DIR/{train,validation,test}/<class>/<sha256>.jpg
+  onnx         a model written by train (--model runs/NAME/best.scour) as one file
+
+webdataset and imagefolder follow the split recorded by scour split (run it
+first; images gathered since are left out, with a warning). A WebDataset
+sample is {sha256}.jpg + {sha256}.json (split, class name, provenance) +
+{sha256}.cls (class index in scour.yaml order). Each imagefolder set folder
+has a metadata.jsonl (file_name relative to it, class, provenance, clean's
+scores); load with load_dataset("imagefolder", data_dir=DIR,
+drop_labels=False), as the datasets library drops the folder labels by
+default once metadata is present.
+
+The ONNX file (-o FILE) takes input "image", float32 [N,3,S,S], RGB
+values/255 in [0,1], and gives output "probabilities" [N,classes]. A CNN
+takes the whole image resized to SxS; a transfer head takes S=224 (shorter
+side to 256, centre crop 224) and carries MobileNetV2 and its normalisation
+inside. Class names are in the metadata key "classes", the recipe in
+"preprocess".`,
 		Example: `  scour export --format csv > catalog.csv
   scour export --format parquet -o catalog.parquet
   scour export --format webdataset -o shards/ --per-shard 1000
