@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/scour-dev/scour/internal/pipeline"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 )
 
@@ -192,8 +194,18 @@ still classified; predict fails (exit 1) only when none could be.`,
 			if !slices.Contains(pipeline.PredictFormats, format) {
 				return usagef("--format %q: want %s", format, strings.Join(pipeline.PredictFormats, ", "))
 			}
+			events := progress.Sink(ui)
+			if toStdout && term.IsTerminal(int(os.Stdout.Fd())) {
+				// The predictions stream to the terminal the bar would be
+				// redrawn over; the warnings still come.
+				events = progress.Func(func(e progress.Event) {
+					if e.Kind == progress.Note {
+						ui.Emit(e)
+					}
+				})
+			}
 			sum, err := pipeline.Predict(cmd.Context(), model, args, pipeline.PredictOptions{
-				TopK: topK, Format: format, Output: out, Stdout: os.Stdout, Events: ui,
+				TopK: topK, Format: format, Output: out, Stdout: os.Stdout, Events: events,
 			})
 			var ae *pipeline.ArgError
 			if errors.As(err, &ae) {
