@@ -148,10 +148,11 @@ type decoded struct {
 func predictEach(ctx context.Context, pr *train.Predictor, files []string, k int, each func(Prediction) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	n := runtime.GOMAXPROCS(0)
-	// The queue holds one result slot per file in order; its capacity bounds
-	// how many decoded images wait in memory.
-	queue := make(chan chan decoded, n)
+	// The queue holds one result slot per file, in order. A file's decoding
+	// starts once its slot is queued, and the consumer holds one more slot,
+	// so a capacity of GOMAXPROCS-1 keeps at most GOMAXPROCS decodes (and
+	// decoded images) in flight.
+	queue := make(chan chan decoded, runtime.GOMAXPROCS(0)-1)
 	go func() {
 		defer close(queue)
 		for _, f := range files {
