@@ -38,23 +38,33 @@ func newExportCmd(g *globals) *cobra.Command {
 	var perShard int
 	c := &cobra.Command{
 		Use:   "export",
-		Short: "Write the catalog (CSV, JSON lines, Parquet), the dataset (WebDataset) or a model (ONNX)",
+		Short: "Write the catalog (CSV, JSON lines, Parquet), the dataset (WebDataset, imagefolder) or a model (ONNX)",
 		Long: `export writes out what scour knows:
   csv, jsonl   every URL with its outcome and provenance (stdout, or -o FILE)
   parquet      the same rows as a typed Parquet table (-o FILE)
-  webdataset   the kept images as tar shards DIR/shard-NNNNNN.tar, each sample
-               {sha256}.jpg + {sha256}.json (metadata) + {sha256}.cls (class
-               index in scour.yaml order), for loaders that stream tar shards
-  onnx         a model written by train (--model runs/NAME/best.scour) as one
-               ONNX file (-o FILE): input "image", float32 [N,3,S,S], RGB
-               values/255 in [0,1]; output "probabilities" [N,classes]. A CNN
-               takes the whole image resized to SxS; a transfer head takes
-               S=224 (shorter side to 256, centre crop 224) and carries
-               MobileNetV2 and its normalisation inside. Class names are in
-               the metadata key "classes", the recipe in "preprocess".`,
+  webdataset   kept images as tar shards per set: DIR/train-NNNNNN.tar, val-..., test-...
+  imagefolder  Hugging Face layout: DIR/{train,validation,test}/<class>/<sha256>.jpg
+  onnx         a model written by train (--model runs/NAME/best.scour) as one file
+
+webdataset and imagefolder follow the split recorded by scour split (run it
+first; images gathered since are left out, with a warning). A WebDataset
+sample is {sha256}.jpg + {sha256}.json (split, class name, provenance) +
+{sha256}.cls (class index in scour.yaml order). Each imagefolder set folder
+has a metadata.jsonl (file_name relative to it, class, provenance, clean's
+scores); load with load_dataset("imagefolder", data_dir=DIR,
+drop_labels=False), as the datasets library drops the folder labels by
+default once metadata is present.
+
+The ONNX file (-o FILE) takes input "image", float32 [N,3,S,S], RGB
+values/255 in [0,1], and gives output "probabilities" [N,classes]. A CNN
+takes the whole image resized to SxS; a transfer head takes S=224 (shorter
+side to 256, centre crop 224) and carries MobileNetV2 and its normalisation
+inside. Class names are in the metadata key "classes", the recipe in
+"preprocess".`,
 		Example: `  scour export --format csv > catalog.csv
   scour export --format parquet -o catalog.parquet
   scour export --format webdataset -o shards/ --per-shard 1000
+  scour export --format imagefolder -o hf/
   scour export --format onnx --model runs/32-64-128_d1/best.scour -o model.onnx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,12 +89,12 @@ func newExportCmd(g *globals) *cobra.Command {
 				return ui.result(info, func(w io.Writer) {
 					fmt.Fprintf(w, "wrote %s: %s for %d classes, input %s, output %s\n", out, info.Kind, len(info.Classes), info.Input, info.Output)
 				})
-			case "parquet", "webdataset":
+			case "parquet", "webdataset", "imagefolder":
 				if out == "" || out == "-" {
-					return usagef("--format %s needs -o (a file for parquet, a directory for webdataset)", format)
+					return usagef("--format %s needs -o (a file for parquet, a directory for webdataset and imagefolder)", format)
 				}
 			default:
-				return usagef("--format %q: want csv, jsonl, parquet, webdataset or onnx", format)
+				return usagef("--format %q: want csv, jsonl, parquet, webdataset, imagefolder or onnx", format)
 			}
 			p, err := project.Open(ctx, g.dir)
 			if err != nil {
@@ -100,12 +110,22 @@ func newExportCmd(g *globals) *cobra.Command {
 				}
 				return ui.result(map[string]any{"rows": n, "file": out}, func(w io.Writer) { fmt.Fprintf(w, "wrote %d rows to %s\n", n, out) })
 			case "webdataset":
-				sum, err := pipeline.ExportWebDataset(ctx, p, out, perShard)
+				sum, err := pipeline.ExportWebDataset(ctx, p, out, perShard, ui)
 				if err != nil {
 					return err
 				}
 				return ui.result(sum, func(w io.Writer) {
-					fmt.Fprintf(w, "wrote %d samples in %d shards to %s\n", sum.Samples, len(sum.Shards), out)
+					fmt.Fprintf(w, "wrote %d samples (train %d, val %d, test %d) in %d shards to %s\n",
+						sum.Samples, sum.Splits["train"], sum.Splits["val"], sum.Splits["test"], len(sum.Shards), out)
+				})
+			case "imagefolder":
+				sum, err := pipeline.ExportImageFolder(ctx, p, out, ui)
+				if err != nil {
+					return err
+				}
+				return ui.result(sum, func(w io.Writer) {
+					fmt.Fprintf(w, "wrote %d images (train %d, validation %d, test %d) to %s\n",
+						sum.Images, sum.Splits["train"], sum.Splits["validation"], sum.Splits["test"], out)
 				})
 			}
 			w := io.Writer(os.Stdout)
@@ -120,9 +140,9 @@ func newExportCmd(g *globals) *cobra.Command {
 			return pipeline.ExportTable(ctx, p, w, format)
 		},
 	}
-	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet, webdataset or onnx")
+	c.Flags().StringVar(&format, "format", "csv", "csv, jsonl, parquet, webdataset, imagefolder or onnx")
 	c.Flags().StringVar(&model, "model", "", "with --format onnx: the model file written by train")
-	c.Flags().StringVarP(&out, "output", "o", "-", "file (or directory for webdataset) to write; - = stdout")
+	c.Flags().StringVarP(&out, "output", "o", "-", "file (or directory for webdataset and imagefolder) to write; - = stdout")
 	c.Flags().IntVar(&perShard, "per-shard", 1000, "samples per WebDataset tar shard")
 	return c
 }

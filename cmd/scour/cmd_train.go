@@ -1,12 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/scour-dev/scour/internal/pipeline"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 )
 
@@ -151,11 +157,25 @@ func printSweep(w io.Writer, byAcc, byGap []pipeline.TrainResult) {
 }
 
 func newPredictCmd(g *globals) *cobra.Command {
-	var model string
+	var model, format, out string
+	var topK int
 	c := &cobra.Command{
-		Use:   "predict IMAGE...",
+		Use:   "predict IMAGE|FOLDER|PATTERN...",
 		Short: "Classify images with a trained model",
+		Long: `predict classifies image files with a model file written by train.
+
+Arguments are files, folders (walked for image files, by extension or by
+their first bytes; hidden files skipped) and glob patterns, which predict
+expands itself when they are quoted. Predictions come out in argument order:
+  text    file, then class and probability for each of the --top-k classes
+  csv     file,class,confidence,class_2,confidence_2,...,error
+  jsonl   one JSON object per image, as each is classified
+  json    one JSON array (the same as --json)
+An image that cannot be decoded is listed with its error and the others are
+still classified; predict fails (exit 1) only when none could be.`,
 		Example: `  scour predict --model runs/32-64-128_d1/best.scour photo.jpg
+  scour predict --model best.scour --top-k 3 photos/
+  scour predict --model best.scour --format csv -o predictions.csv 'shots/*.jpg'
   scour predict --model best.scour --json *.jpg`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -163,18 +183,43 @@ func newPredictCmd(g *globals) *cobra.Command {
 			if model == "" {
 				return usagef("--model is required: a .scour file written by train (runs/<name>/best.scour)")
 			}
-			out, err := pipeline.Predict(cmd.Context(), model, args)
-			if out == nil {
+			if topK < 1 {
+				return usagef("--top-k %d: want at least 1", topK)
+			}
+			toStdout := out == "" || out == "-"
+			if g.json {
+				switch {
+				case !cmd.Flags().Changed("format"):
+					format = "json"
+				case toStdout && format != "json" && format != "jsonl":
+					return usagef("--json prints JSON on stdout; pass -o FILE to write --format %s", format)
+				}
+			}
+			if !slices.Contains(pipeline.PredictFormats, format) {
+				return usagef("--format %q: want %s", format, strings.Join(pipeline.PredictFormats, ", "))
+			}
+			events := progress.Sink(ui)
+			if toStdout && term.IsTerminal(int(os.Stdout.Fd())) {
+				// The predictions stream to the terminal the bar would be
+				// redrawn over; the warnings still come.
+				events = progress.Func(func(e progress.Event) {
+					if e.Kind == progress.Note {
+						ui.Emit(e)
+					}
+				})
+			}
+			sum, err := pipeline.Predict(cmd.Context(), model, args, pipeline.PredictOptions{
+				TopK: topK, Format: format, Output: out, Stdout: os.Stdout, Events: events,
+			})
+			var ae *pipeline.ArgError
+			if errors.As(err, &ae) {
+				return usagef("%v", ae)
+			}
+			if toStdout || sum.Output == "" {
 				return err
 			}
-			if perr := ui.result(out, func(w io.Writer) {
-				for _, p := range out {
-					if p.Error != "" {
-						fmt.Fprintf(w, "%s\terror: %s\n", p.File, p.Error)
-					} else {
-						fmt.Fprintf(w, "%s\t%s\t%.3f\n", p.File, p.Class, p.Confidence)
-					}
-				}
+			if perr := ui.result(sum, func(w io.Writer) {
+				fmt.Fprintf(w, "wrote %d predictions to %s (%d classified, %d failed)\n", sum.Images, sum.Output, sum.Classified, sum.Failed)
 			}); err == nil {
 				err = perr
 			}
@@ -182,5 +227,8 @@ func newPredictCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&model, "model", "", "model file written by train")
+	c.Flags().IntVar(&topK, "top-k", 1, "classes to list per image, most likely first")
+	c.Flags().StringVar(&format, "format", "text", "text, csv, jsonl or json")
+	c.Flags().StringVarP(&out, "output", "o", "-", "file to write (replaced whole when done); - = stdout")
 	return c
 }

@@ -3,9 +3,11 @@ package export
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -68,13 +70,30 @@ func TestExportFromCatalog(t *testing.T) {
 	}
 
 	open := func(key string) (io.ReadCloser, error) { return st.Get(ctx, key) }
-	sum, err := WriteWebDataset(ctx, CatalogRows(ctx, cat), open, filepath.Join(dir, "wds"), 2, testClasses)
+	if _, err := CatalogSplit(ctx, cat); !errors.Is(err, ErrNoSplit) {
+		t.Fatalf("before split: got %v, want ErrNoSplit", err)
+	}
+	// The split placed images 0 and 3 in train and 1 in val; image 5 was
+	// gathered after it and is in no set.
+	if err := cat.ReplaceSplit(ctx, 1, []catalog.Assignment{{SHA256: shas[0], Split: "train"}, {SHA256: shas[1], Split: "val"}, {SHA256: shas[3], Split: "train"}}); err != nil {
+		t.Fatal(err)
+	}
+	splitOf, err := CatalogSplit(ctx, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := WriteWebDataset(ctx, CatalogRows(ctx, cat), open, splitOf, filepath.Join(dir, "wds"), 1, testClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Kept: images 0, 1, 3. Not 2 (quarantined), 4 (duplicate of 0), 5 (failed).
-	if sum.Samples != 3 || len(sum.Shards) != 2 {
-		t.Fatalf("summary %+v, want 3 samples in 2 shards", sum)
+	wantShards := []string{"train-000000.tar", "train-000001.tar", "val-000000.tar"}
+	var shardNames []string
+	for _, s := range sum.Shards {
+		shardNames = append(shardNames, filepath.Base(s))
+	}
+	if sum.Samples != 3 || !slices.Equal(shardNames, wantShards) || sum.Splits["train"] != 2 || sum.Splits["val"] != 1 || sum.Unsplit != 0 {
+		t.Fatalf("summary %+v, want 3 samples in %q", sum, wantShards)
 	}
 	var names []string
 	for _, s := range sum.Shards {

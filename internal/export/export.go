@@ -6,6 +6,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -26,3 +27,24 @@ func CatalogRows(ctx context.Context, c *catalog.Catalog) Rows {
 // Opener returns the bytes of the image stored under key (ExportRow.Key).
 // A store's Get, bound to a context, is one.
 type Opener func(key string) (io.ReadCloser, error)
+
+// ErrNoSplit is returned by CatalogSplit when no split has been recorded:
+// the per-set formats have nothing to sort images by.
+var ErrNoSplit = errors.New("no split recorded: run `scour split` first")
+
+// CatalogSplit loads the split recorded in c (one map entry per placed
+// image, about 100 bytes each) and returns where it put each image.
+func CatalogSplit(ctx context.Context, c *catalog.Catalog) (SplitOf, error) {
+	ms, err := c.SplitMembers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, ErrNoSplit
+	}
+	sets := make(map[string]string, len(ms))
+	for _, m := range ms {
+		sets[m.SHA256] = m.Split
+	}
+	return func(sha string) string { return sets[sha] }, nil
+}

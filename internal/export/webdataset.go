@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,9 @@ import (
 )
 
 // SampleMeta is the {key}.json member of a WebDataset sample: the image's
-// label and provenance.
+// set, label and provenance.
 type SampleMeta struct {
+	Split   string `json:"split"` // train, val or test, as the recorded split says
 	Class   string `json:"class"`
 	SHA256  string `json:"sha256"`
 	URL     string `json:"url"`
@@ -45,34 +47,53 @@ type SampleMeta struct {
 
 // WebDatasetSummary says what WriteWebDataset wrote.
 type WebDatasetSummary struct {
-	Shards     []string `json:"shards"`     // paths, in order
-	Samples    int      `json:"samples"`    // kept images written
-	Duplicates int      `json:"duplicates"` // kept rows whose bytes were already written
-	Bytes      int64    `json:"bytes"`      // image bytes written
+	Shards     []string       `json:"shards"`     // paths: train's, then val's, then test's, each in order
+	Samples    int            `json:"samples"`    // kept images written
+	Splits     map[string]int `json:"splits"`     // samples per set
+	Unsplit    int            `json:"unsplit"`    // kept images the recorded split does not place, left out
+	Duplicates int            `json:"duplicates"` // kept rows whose bytes were already written
+	Bytes      int64          `json:"bytes"`      // image bytes written
 }
 
-// shardName is the file name of shard i, the pattern WebDataset loaders are
-// given as "shard-{000000..000041}.tar".
-func shardName(i int) string { return fmt.Sprintf("shard-%06d.tar", i) }
+// SplitOf returns the set (train, val, test) the recorded split put the
+// image with this sha256 in, or "" when it placed it nowhere.
+type SplitOf func(sha256 string) string
 
-// WriteWebDataset writes the kept images among rows as WebDataset shards
-// dir/shard-000000.tar, shard-000001.tar, ..., perShard samples each (the last
-// may hold fewer). A sample is three adjacent members named by the image's
-// sha256: {sha256}.{ext} with the stored bytes (ext from the sniffed format:
-// jpg, png, webp, ...), {sha256}.json (SampleMeta) and {sha256}.cls, the class
-// index as decimal text. The index is the class's position in classes: pass
-// the project's class names in scour.yaml order, as train numbers them.
+// splitOrder is the order sets are listed in.
+var splitOrder = []string{"train", "val", "test"}
+
+// shardPrefixes are the names shards have had: one series per set, and
+// "shard" before exports were split, so that a new export removes those too.
+var shardPrefixes = append([]string{"shard"}, splitOrder...)
+
+// shardName is the file name of shard i of a set, the pattern WebDataset
+// loaders are given as "train-{000000..000041}.tar".
+func shardName(set string, i int) string { return fmt.Sprintf("%s-%06d.tar", set, i) }
+
+// WriteWebDataset writes the kept images among rows as WebDataset shards, one
+// series per set of the recorded split: dir/train-000000.tar,
+// train-000001.tar, ..., val-000000.tar, ..., test-000000.tar, ..., perShard
+// samples each (the last of a set may hold fewer). A sample is three adjacent
+// members named by the image's sha256, which has no dot, so WebDataset's key
+// (the member name up to its first dot) is the sha256: {sha256}.{ext} with the
+// stored bytes (ext from the sniffed format: jpg, png, webp, ...),
+// {sha256}.json (SampleMeta, with the set and the class name) and
+// {sha256}.cls, the class index as decimal text. The index is the class's
+// position in classes: pass the project's class names in scour.yaml order, as
+// train numbers them.
 //
 // Rows that are not kept (quarantined, duplicate, failed, pending) are left
 // out, and so is a second kept row with the same bytes, since WebDataset keys
-// must be unique. Each image is checked against its sha256 as it is read.
+// must be unique. A kept image that splitOf places nowhere (added after the
+// split was made) is left out and counted in Unsplit. Each image is checked
+// against its sha256 as it is read.
 //
 // An export replaces an earlier one in dir: its shards and any leftover
 // temporary files are removed first, so that old and new samples never mix.
 // Each shard is written to a temporary file and renamed when complete, so an
 // interrupted export leaves only whole shards.
-func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, perShard int, classes []string) (WebDatasetSummary, error) {
-	var sum WebDatasetSummary
+func WriteWebDataset(ctx context.Context, rows Rows, open Opener, splitOf SplitOf, dir string, perShard int, classes []string) (WebDatasetSummary, error) {
+	sum := WebDatasetSummary{Splits: map[string]int{}}
 	if perShard < 1 {
 		return sum, fmt.Errorf("webdataset: %d samples per shard: want at least 1", perShard)
 	}
@@ -87,8 +108,12 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, pe
 		return sum, err
 	}
 
-	w := shardWriter{dir: dir}
-	defer w.abort()
+	writers := map[string]*shardWriter{}
+	defer func() {
+		for _, w := range writers {
+			w.abort()
+		}
+	}()
 	// A set of 32-byte hashes: about 40 bytes per kept image, the one thing
 	// that grows with the catalog.
 	seen := map[[sha256.Size]byte]struct{}{}
@@ -112,6 +137,14 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, pe
 			sum.Duplicates++
 			return nil
 		}
+		set := splitOf(key)
+		if set == "" {
+			sum.Unsplit++
+			return nil
+		}
+		if !isSetName(set) {
+			return fmt.Errorf("image %s is in set %q, not one of %q", key, set, splitOrder)
+		}
 		ci, ok := classIndex[r.Class]
 		if !ok {
 			return fmt.Errorf("image %s has class %q, which is not one of %q", r.SHA256, r.Class, classes)
@@ -123,7 +156,7 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, pe
 		if err := readVerified(&img, open, r.Key, sha); err != nil {
 			return err
 		}
-		meta, err := marshalMeta(r)
+		meta, err := marshalMeta(r, set)
 		if err != nil {
 			return err
 		}
@@ -136,6 +169,11 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, pe
 			{key + ".json", meta},
 			{key + ".cls", []byte(strconv.Itoa(ci))},
 		}
+		w := writers[set]
+		if w == nil {
+			w = &shardWriter{dir: dir, set: set}
+			writers[set] = w
+		}
 		for _, m := range members {
 			if err := w.write(m.name, m.data, mtime); err != nil {
 				return err
@@ -144,28 +182,37 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, dir string, pe
 		w.count++
 		seen[sha] = struct{}{}
 		sum.Samples++
+		sum.Splits[set]++
 		sum.Bytes += int64(img.Len())
 		if w.count == perShard {
 			return w.finish()
 		}
 		return nil
 	})
-	if err == nil {
-		err = w.finish()
+	for _, set := range splitOrder {
+		if w := writers[set]; err == nil && w != nil {
+			err = w.finish()
+		}
 	}
 	if err != nil {
 		return sum, fmt.Errorf("webdataset: %w", err)
 	}
-	sum.Shards = w.done
+	for _, set := range splitOrder {
+		if w := writers[set]; w != nil {
+			sum.Shards = append(sum.Shards, w.done...)
+		}
+	}
 	return sum, nil
 }
+
+func isSetName(set string) bool { return slices.Contains(splitOrder, set) }
 
 // isShardFile matches the names WriteWebDataset writes: shards and their
 // temporary files.
 func isShardFile(name string) bool {
 	base, temp := strings.CutPrefix(name, ".")
-	n, ok := strings.CutPrefix(base, "shard-")
-	if !ok {
+	prefix, n, ok := strings.Cut(base, "-")
+	if !ok || !slices.Contains(shardPrefixes, prefix) {
 		return false
 	}
 	num, rest, _ := strings.Cut(n, ".")
@@ -213,13 +260,13 @@ func readVerified(buf *bytes.Buffer, open Opener, key string, sha [sha256.Size]b
 	return nil
 }
 
-func marshalMeta(r catalog.ExportRow) ([]byte, error) {
+func marshalMeta(r catalog.ExportRow, set string) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	// Titles and URLs stay as written rather than as \u003c escapes.
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(SampleMeta{
-		Class: r.Class, SHA256: r.SHA256, URL: r.URL, PageURL: r.PageURL, Title: r.Title,
+		Split: set, Class: r.Class, SHA256: r.SHA256, URL: r.URL, PageURL: r.PageURL, Title: r.Title,
 		License: r.License, Author: r.Author, Width: r.Width, Height: r.Height, Format: r.Format,
 		OffTopic: r.OffTopic, OffTopicThreshold: r.OffTopicThreshold, OffTopicMethod: r.OffTopicMethod,
 		Misfiled: r.Misfiled, MisfiledThreshold: r.MisfiledThreshold, SuggestedClass: r.SuggestedClass,
@@ -236,10 +283,11 @@ func sampleTime(fetchedAt string) time.Time {
 	return time.Unix(0, 0)
 }
 
-// shardWriter writes numbered tar shards, each to a temporary file renamed
-// into place by finish.
+// shardWriter writes one set's numbered tar shards, each to a temporary
+// file renamed into place by finish.
 type shardWriter struct {
 	dir   string
+	set   string
 	done  []string         // finished shard paths
 	f     *atomicfile.File // the open shard's temporary file, nil between shards
 	tw    *tar.Writer
@@ -248,7 +296,7 @@ type shardWriter struct {
 
 func (w *shardWriter) write(name string, data []byte, mtime time.Time) error {
 	if w.f == nil {
-		f, err := atomicfile.Create(filepath.Join(w.dir, shardName(len(w.done))))
+		f, err := atomicfile.Create(filepath.Join(w.dir, shardName(w.set, len(w.done))))
 		if err != nil {
 			return err
 		}
@@ -275,7 +323,7 @@ func (w *shardWriter) finish() error {
 	if w.f == nil {
 		return nil
 	}
-	final := filepath.Join(w.dir, shardName(len(w.done)))
+	final := filepath.Join(w.dir, shardName(w.set, len(w.done)))
 	err := w.tw.Close()
 	if err == nil {
 		err = w.f.Commit(0o644)

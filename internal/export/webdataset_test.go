@@ -8,6 +8,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,8 +65,19 @@ func wantSamples(rows []catalog.ExportRow) []catalog.ExportRow {
 	return kept
 }
 
-// checkSample checks that three members are one whole sample of row r.
+// allTrain puts every image in the training set.
+func allTrain(string) string { return "train" }
+
+// checkSample checks that three members are one whole sample of row r in
+// the training set.
 func checkSample(t *testing.T, shard string, ms []member, r catalog.ExportRow, store blobs) {
+	t.Helper()
+	checkSampleIn(t, shard, ms, r, store, "train")
+}
+
+// checkSampleIn checks that three members are one whole sample of row r in
+// set.
+func checkSampleIn(t *testing.T, shard string, ms []member, r catalog.ExportRow, store blobs, set string) {
 	t.Helper()
 	ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[r.Format]
 	wantNames := []string{r.SHA256 + ext, r.SHA256 + ".json", r.SHA256 + ".cls"}
@@ -84,7 +96,7 @@ func checkSample(t *testing.T, shard string, ms []member, r catalog.ExportRow, s
 		t.Fatalf("%s: %s: %v", shard, ms[1].name, err)
 	}
 	wantMeta := map[string]any{
-		"class": r.Class, "sha256": r.SHA256, "url": r.URL, "page_url": r.PageURL, "title": r.Title,
+		"split": set, "class": r.Class, "sha256": r.SHA256, "url": r.URL, "page_url": r.PageURL, "title": r.Title,
 		"license": r.License, "author": r.Author, "width": float64(r.Width), "height": float64(r.Height), "format": r.Format,
 	}
 	for k, v := range map[string]*float64{"offtopic_score": r.OffTopic, "offtopic_threshold": r.OffTopicThreshold,
@@ -120,7 +132,7 @@ func TestWriteWebDatasetShards(t *testing.T) {
 	for _, perShard := range []int{1, 2, 3, len(want), 100} {
 		t.Run("per shard "+strconv.Itoa(perShard), func(t *testing.T) {
 			dir := t.TempDir()
-			sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, dir, perShard, testClasses)
+			sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, dir, perShard, testClasses)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,8 +153,8 @@ func TestWriteWebDatasetShards(t *testing.T) {
 			}
 			next := 0
 			for i, shard := range sum.Shards {
-				if filepath.Base(shard) != shardName(i) || filepath.Dir(shard) != dir {
-					t.Errorf("shard %d is %s, want %s in %s", i, shard, shardName(i), dir)
+				if filepath.Base(shard) != shardName("train", i) || filepath.Dir(shard) != dir {
+					t.Errorf("shard %d is %s, want %s in %s", i, shard, shardName("train", i), dir)
 				}
 				ms := readTar(t, shard)
 				n := min(perShard, len(want)-next)
@@ -160,7 +172,7 @@ func TestWriteWebDatasetShards(t *testing.T) {
 
 			// The same rows export to the same bytes.
 			again := t.TempDir()
-			sum2, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, again, perShard, testClasses)
+			sum2, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, again, perShard, testClasses)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +197,7 @@ func TestWriteWebDatasetDuplicateBytes(t *testing.T) {
 	second.URL, second.Class = "https://other.example/1.png", "type052"
 	f.add(second)
 	dir := t.TempDir()
-	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, dir, 10, testClasses)
+	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, dir, 10, testClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +238,7 @@ func TestWriteWebDatasetErrors(t *testing.T) {
 			}
 			tc.break4(f, &f.rows[3])
 			dir := t.TempDir()
-			_, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, dir, 2, testClasses)
+			_, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, dir, 2, testClasses)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -249,7 +261,7 @@ func onlyWholeShards(t *testing.T, dir string, n, perShard int) {
 	}
 	var want []string
 	for i := range n {
-		want = append(want, shardName(i))
+		want = append(want, shardName("train", i))
 	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("dir holds %q, want %q", names, want)
@@ -282,7 +294,7 @@ func TestWriteWebDatasetCancelled(t *testing.T) {
 		return nil
 	}
 	dir := t.TempDir()
-	_, err := WriteWebDataset(ctx, rows, f.store.open, dir, 2, testClasses)
+	_, err := WriteWebDataset(ctx, rows, f.store.open, allTrain, dir, 2, testClasses)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -291,8 +303,9 @@ func TestWriteWebDatasetCancelled(t *testing.T) {
 
 func TestWriteWebDatasetReplacesEarlierExport(t *testing.T) {
 	dir := t.TempDir()
-	stale := []string{"shard-000000.tar", "shard-000007.tar", ".shard-000002.tar.tmp-123456"}
-	keep := []string{"README.txt", "shard-notes.tar", "shard-000001.tar.bak", ".shard-000003.tar"}
+	stale := []string{"shard-000000.tar", "shard-000007.tar", ".shard-000002.tar.tmp-123456",
+		"train-000003.tar", "val-000000.tar", "test-000012.tar", ".val-000001.tar.tmp-42"}
+	keep := []string{"README.txt", "shard-notes.tar", "shard-000001.tar.bak", ".shard-000003.tar", "dev-000000.tar", "train.tar"}
 	for _, name := range append(slices.Clone(stale), keep...) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("old"), 0o644); err != nil {
 			t.Fatal(err)
@@ -300,7 +313,7 @@ func TestWriteWebDatasetReplacesEarlierExport(t *testing.T) {
 	}
 	f := &fixture{}
 	f.keptRow(t, "carrier", "jpeg", 1)
-	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, dir, 4, testClasses)
+	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, dir, 4, testClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +322,7 @@ func TestWriteWebDatasetReplacesEarlierExport(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := append(slices.Clone(keep), "shard-000000.tar")
+	want := append(slices.Clone(keep), "train-000000.tar")
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Fatalf("dir holds %q, want %q", names, want)
@@ -324,7 +337,7 @@ func TestWriteWebDatasetReplacesEarlierExport(t *testing.T) {
 func TestWriteWebDatasetNoKeptImages(t *testing.T) {
 	rows := sliceRows([]catalog.ExportRow{{Status: "pending", Class: "zumwalt", URL: "https://img.example/1.jpg"}})
 	dir := t.TempDir()
-	sum, err := WriteWebDataset(context.Background(), rows, blobs{}.open, dir, 10, testClasses)
+	sum, err := WriteWebDataset(context.Background(), rows, blobs{}.open, allTrain, dir, 10, testClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +351,7 @@ func TestWriteWebDatasetNoKeptImages(t *testing.T) {
 
 func TestWriteWebDatasetBadPerShard(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		if _, err := WriteWebDataset(context.Background(), sliceRows(nil), blobs{}.open, t.TempDir(), n, testClasses); err == nil {
+		if _, err := WriteWebDataset(context.Background(), sliceRows(nil), blobs{}.open, allTrain, t.TempDir(), n, testClasses); err == nil {
 			t.Errorf("perShard %d: no error", n)
 		}
 	}
@@ -369,7 +382,7 @@ func TestWriteWebDatasetRealPhotos(t *testing.T) {
 		f.store[r.Key] = data
 		f.add(r)
 	}
-	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, t.TempDir(), 2, testClasses)
+	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, allTrain, t.TempDir(), 2, testClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,5 +402,110 @@ func TestWriteWebDatasetRealPhotos(t *testing.T) {
 		if cfg.Width != r.Width || cfg.Height != r.Height {
 			t.Errorf("%s is %dx%d, want %dx%d", ms[3*i].name, cfg.Width, cfg.Height, r.Width, r.Height)
 		}
+	}
+}
+
+// TestWriteWebDatasetPerSplit gives the mixed fixture a recorded split that
+// leaves one kept image out, and checks each set's series of shards.
+func TestWriteWebDatasetPerSplit(t *testing.T) {
+	f := mixedFixture(t)
+	kept := wantSamples(f.rows)
+	sets := map[string]string{}
+	want := map[string][]catalog.ExportRow{}
+	for i, r := range kept {
+		set := []string{"train", "val", "train", "test", ""}[i%5]
+		if set != "" {
+			sets[r.SHA256] = set
+			want[set] = append(want[set], r)
+		}
+	}
+	dir := t.TempDir()
+	sum, err := WriteWebDataset(context.Background(), f.iter(), f.store.open, func(sha string) string { return sets[sha] }, dir, 1, testClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Samples != len(kept)-1 || sum.Unsplit != 1 || sum.Splits["train"] != 2 || sum.Splits["val"] != 1 || sum.Splits["test"] != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	var names []string
+	for _, s := range sum.Shards {
+		names = append(names, filepath.Base(s))
+	}
+	if w := []string{"train-000000.tar", "train-000001.tar", "val-000000.tar", "test-000000.tar"}; !slices.Equal(names, w) {
+		t.Fatalf("shards %q, want %q", names, w)
+	}
+	for _, set := range splitOrder {
+		for i, r := range want[set] {
+			shard := filepath.Join(dir, shardName(set, i))
+			checkSampleIn(t, shard, readTar(t, shard), r, f.store, set)
+		}
+	}
+	pythonReadsWebDataset(t, dir, sum)
+}
+
+// pythonReadsWebDataset reads the shards with Python's tarfile and groups
+// members into samples as WebDataset does (key = the member name up to the
+// first dot of its base name; a sample's members adjacent), when python3 is
+// installed.
+func pythonReadsWebDataset(t *testing.T, dir string, sum WebDatasetSummary) {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Log("no python3: the shards were read with archive/tar only")
+		return
+	}
+	script := `
+import json, os, re, sys, tarfile
+out = {}
+for shard in sys.argv[1:]:
+    prefix = os.path.basename(shard).split("-")[0]
+    samples, last = [], None
+    with tarfile.open(shard) as tf:
+        for m in tf:
+            if not m.isfile():
+                sys.exit("%s: %s is not a file" % (shard, m.name))
+            # webdataset.tariterators.base_plus_ext
+            key, ext = re.match(r"^((?:.*/|)[^.]+)[.]([^/]*)$", m.name).groups()
+            if key != last:
+                if any(s["__key__"] == key for s in samples):
+                    sys.exit("%s: members of %s are not adjacent" % (shard, key))
+                samples.append({"__key__": key})
+                last = key
+            samples[-1][ext] = tf.extractfile(m).read()
+    for s in samples:
+        meta = json.loads(s["json"])
+        if meta["split"] != prefix or meta["sha256"] != s["__key__"]:
+            sys.exit("%s: sample %s says split %s, sha256 %s" % (shard, s["__key__"], meta["split"], meta["sha256"]))
+        img = [e for e in s if e not in ("__key__", "json", "cls")]
+        out.setdefault(prefix, []).append([s["__key__"], img, int(s["cls"]), meta["class"], len(s[img[0]])])
+print(json.dumps(out))
+`
+	cmd := exec.Command(py, append([]string{"-c", script}, sum.Shards...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3 tarfile: %v\n%s", err, stderr.Bytes())
+	}
+	var got map[string][][]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for set, n := range sum.Splits {
+		if len(got[set]) != n {
+			t.Errorf("python read %d samples of %s, want %d", len(got[set]), set, n)
+		}
+		for _, s := range got[set] {
+			class, _ := s[3].(string)
+			if ci := int(s[2].(float64)); testClasses[ci] != class {
+				t.Errorf("sample %v: .cls %d is not class %q", s[0], ci, class)
+			}
+			if exts, _ := s[1].([]any); len(exts) != 1 {
+				t.Errorf("sample %v: image members %v, want one", s[0], exts)
+			}
+		}
+	}
+	if len(got) != len(sum.Splits) {
+		t.Errorf("python read sets %v, want %v", got, sum.Splits)
 	}
 }

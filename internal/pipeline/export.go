@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/scour-dev/scour/internal/export"
 	"github.com/scour-dev/scour/internal/onnxexport"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 )
 
@@ -39,8 +41,46 @@ func ExportParquet(ctx context.Context, p *project.Project, file string) (int, e
 }
 
 // ExportWebDataset writes the kept images as tar shards of perShard
-// samples under dir.
-func ExportWebDataset(ctx context.Context, p *project.Project, dir string, perShard int) (WebDatasetSummary, error) {
+// samples under dir, one series per set of the recorded split
+// (train-000000.tar, val-000000.tar, test-000000.tar, ...). Kept images the
+// split does not place are left out, with a warning to re-run split.
+func ExportWebDataset(ctx context.Context, p *project.Project, dir string, perShard int, events progress.Sink) (WebDatasetSummary, error) {
+	splitOf, err := export.CatalogSplit(ctx, p.Catalog)
+	if err != nil {
+		return WebDatasetSummary{}, fmt.Errorf("export webdataset: %w", err)
+	}
 	open := func(k string) (io.ReadCloser, error) { return p.Store.Get(ctx, k) }
-	return export.WriteWebDataset(ctx, export.CatalogRows(ctx, p.Catalog), open, dir, perShard, p.Config.ClassNames())
+	sum, err := export.WriteWebDataset(ctx, export.CatalogRows(ctx, p.Catalog), open, splitOf, dir, perShard, p.Config.ClassNames())
+	if err == nil {
+		warnUnsplit(events, sum.Unsplit)
+	}
+	return sum, err
+}
+
+// warnUnsplit says how many kept images an export left out because the
+// recorded split is older than they are.
+func warnUnsplit(events progress.Sink, n int) {
+	if n > 0 {
+		progress.Warn(events, "export", fmt.Sprintf("%d kept images are in no set of the recorded split (gathered or restored after split ran) and were left out: re-run `scour split` to place them", n))
+	}
+}
+
+// ImageFolderSummary says how many images went into each set folder.
+type ImageFolderSummary = export.ImageFolderSummary
+
+// ExportImageFolder writes the kept images in Hugging Face's imagefolder
+// layout under dir (train/, validation/, test/, each with class folders and
+// a metadata.jsonl of provenance), by the recorded split. Kept images the
+// split does not place are left out, with a warning to re-run split.
+func ExportImageFolder(ctx context.Context, p *project.Project, dir string, events progress.Sink) (ImageFolderSummary, error) {
+	splitOf, err := export.CatalogSplit(ctx, p.Catalog)
+	if err != nil {
+		return ImageFolderSummary{}, fmt.Errorf("export imagefolder: %w", err)
+	}
+	open := func(k string) (io.ReadCloser, error) { return p.Store.Get(ctx, k) }
+	sum, err := export.WriteImageFolder(ctx, export.CatalogRows(ctx, p.Catalog), open, splitOf, dir)
+	if err == nil {
+		warnUnsplit(events, sum.Unsplit)
+	}
+	return sum, err
 }
