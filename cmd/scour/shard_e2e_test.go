@@ -204,26 +204,6 @@ func TestShardedGatherEqualsSingleRun(t *testing.T) {
 	}
 }
 
-// countRows returns the URL rows of a catalog file, or 0 while it cannot be read.
-func countRows(path string) int {
-	if _, err := os.Stat(path); err != nil {
-		return 0
-	}
-	c, err := catalog.Open(context.Background(), path)
-	if err != nil {
-		return 0
-	}
-	defer c.Close()
-	by, _, _ := c.CountURLs(context.Background())
-	n := 0
-	for s, v := range by {
-		if s != catalog.StatePending {
-			n += v
-		}
-	}
-	return n
-}
-
 func countTable(t *testing.T, path, table string) int {
 	c, err := catalog.Open(context.Background(), path)
 	if err != nil {
