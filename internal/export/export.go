@@ -6,7 +6,10 @@ package export
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -47,4 +50,44 @@ func CatalogSplit(ctx context.Context, c *catalog.Catalog) (SplitOf, error) {
 		sets[m.SHA256] = m.Split
 	}
 	return func(sha string) string { return sets[sha] }, nil
+}
+
+// eachSplitSample calls fn once for each distinct kept image among rows
+// that the split places, with its sha256 (decoded and as hex) and its set.
+// A second kept row with the same bytes counts in dups (dataset samples must
+// be unique) and a kept image the split does not place counts in unsplit.
+func eachSplitSample(ctx context.Context, rows Rows, splitOf SplitOf, dups, unsplit *int, fn func(r catalog.ExportRow, sha [sha256.Size]byte, key, set string) error) error {
+	// A set of 32-byte hashes: about 40 bytes per kept image, the one thing
+	// that grows with the catalog.
+	seen := map[[sha256.Size]byte]struct{}{}
+	return rows(func(r catalog.ExportRow) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.Status != catalog.StatusKept {
+			return nil
+		}
+		var sha [sha256.Size]byte
+		if len(r.SHA256) != hex.EncodedLen(len(sha)) {
+			return fmt.Errorf("kept row for %s has a bad sha256 %q", r.URL, r.SHA256)
+		}
+		if _, err := hex.Decode(sha[:], []byte(r.SHA256)); err != nil {
+			return fmt.Errorf("kept row for %s has a bad sha256 %q: %w", r.URL, r.SHA256, err)
+		}
+		if _, dup := seen[sha]; dup {
+			*dups++
+			return nil
+		}
+		key := hex.EncodeToString(sha[:])
+		set := splitOf(key)
+		if set == "" {
+			*unsplit++
+			return nil
+		}
+		if err := fn(r, sha, key, set); err != nil {
+			return err
+		}
+		seen[sha] = struct{}{}
+		return nil
+	})
 }

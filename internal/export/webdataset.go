@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,34 +113,8 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, splitOf SplitO
 			w.abort()
 		}
 	}()
-	// A set of 32-byte hashes: about 40 bytes per kept image, the one thing
-	// that grows with the catalog.
-	seen := map[[sha256.Size]byte]struct{}{}
 	var img bytes.Buffer
-	err := rows(func(r catalog.ExportRow) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if r.Status != catalog.StatusKept {
-			return nil
-		}
-		var sha [sha256.Size]byte
-		if len(r.SHA256) != hex.EncodedLen(len(sha)) {
-			return fmt.Errorf("kept row for %s has a bad sha256 %q", r.URL, r.SHA256)
-		}
-		if _, err := hex.Decode(sha[:], []byte(r.SHA256)); err != nil {
-			return fmt.Errorf("kept row for %s has a bad sha256 %q: %w", r.URL, r.SHA256, err)
-		}
-		key := hex.EncodeToString(sha[:])
-		if _, dup := seen[sha]; dup {
-			sum.Duplicates++
-			return nil
-		}
-		set := splitOf(key)
-		if set == "" {
-			sum.Unsplit++
-			return nil
-		}
+	err := eachSplitSample(ctx, rows, splitOf, &sum.Duplicates, &sum.Unsplit, func(r catalog.ExportRow, sha [sha256.Size]byte, key, set string) error {
 		if !isSetName(set) {
 			return fmt.Errorf("image %s is in set %q, not one of %q", key, set, splitOrder)
 		}
@@ -180,7 +153,6 @@ func WriteWebDataset(ctx context.Context, rows Rows, open Opener, splitOf SplitO
 			}
 		}
 		w.count++
-		seen[sha] = struct{}{}
 		sum.Samples++
 		sum.Splits[set]++
 		sum.Bytes += int64(img.Len())
