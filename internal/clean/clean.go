@@ -134,6 +134,7 @@ type item struct {
 	// absence of an off-topic flag means something.
 	offTopicJudged bool
 	dedupJudged    bool
+	score          catalog.Score // clean's doubt, saved for export and review
 }
 
 type runner struct {
@@ -197,6 +198,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	steps := r.plan(items)
 	if !o.DryRun {
 		if err := r.record(ctx, items, groups); err != nil {
+			return sum, err
+		}
+		if err := r.saveScores(ctx, items); err != nil {
 			return sum, err
 		}
 	}

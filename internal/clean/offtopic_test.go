@@ -467,7 +467,7 @@ func TestOffTopicMethodChoice(t *testing.T) {
 		wantSkipped string
 	}{
 		{"auto with references", MethodAuto, Class{Name: "destroyers", References: []string{ref}}, MethodLabels, ""},
-		{"auto without", MethodAuto, Class{Name: "destroyers"}, MethodOutlier, "needs embeddings"},
+		{"auto without", MethodAuto, Class{Name: "destroyers"}, MethodProject, "needs embeddings"},
 		// An unlisted class (a listed one is rejected before the run).
 		{"reference by default, none given", MethodReference, Class{}, MethodReference, "needs reference images"},
 		{"reference, no embeddings", MethodAuto, Class{Name: "destroyers", Method: MethodReference, References: []string{ref}}, MethodReference, "needs embeddings"},
