@@ -317,8 +317,10 @@ func (r *runner) judgeClass(cs *ClassSummary, method string, asked int, refs []f
 	}
 	if method == MethodAuto {
 		switch {
-		case len(refEmbs) > 0:
-			method = MethodReference
+		case len(refEmbs) > 0 || (len(refs) == 0 && len(embs) > 0):
+			// References join the project's picture (project.go): measured
+			// on noisy-web, better than the reference method alone.
+			method = MethodProject
 		case len(refs) > 0:
 			method = MethodLabels // a labeler without embeddings, such as a cloud API
 		default:

@@ -9,56 +9,60 @@ package clean
 // discarded picture than like anything kept is flagged too
 // (negativeMatches), which carries one reject to the rest of its cluster.
 
-// learnCut is the cut on the project score that disagrees least with the
-// person's decisions (a rejected image should score below it, a kept one
-// not), the nearest to the unsupervised cut among equals; n is how many
-// decisions it saw (0: cut is returned as it is).
-func learnCut(pool []*item, scores []float64, cut float64) (float64, int) {
+// learnCut is the doubt threshold that disagrees least with the person's
+// decisions (a rejected image should be at or over it, a kept one under
+// it), the nearest to the unsupervised threshold th among equals; n is how
+// many decisions it saw (0: th is returned as it is).
+func learnCut(pool []*item, doubt []float64, th float64) (float64, int) {
 	var kept, rejected []float64
 	for i, it := range pool {
 		switch it.decision {
 		case DecisionKeep:
-			kept = append(kept, scores[i])
+			kept = append(kept, doubt[i])
 		case DecisionReject:
-			rejected = append(rejected, scores[i])
+			rejected = append(rejected, doubt[i])
 		}
 	}
 	n := len(kept) + len(rejected)
 	if n == 0 {
-		return cut, 0
+		return th, 0
 	}
 	errs := func(t float64) int {
 		e := 0
-		for _, s := range kept {
-			if s < t {
+		for _, d := range kept {
+			if d >= t {
 				e++
 			}
 		}
-		for _, s := range rejected {
-			if s >= t {
+		for _, d := range rejected {
+			if d < t {
 				e++
 			}
 		}
 		return e
 	}
-	// Candidates: the cut itself and just above each decided score.
-	best, bestErr := cut, errs(cut)
-	for _, set := range [][]float64{kept, rejected} {
-		for _, s := range set {
-			t := s + 1e-9
-			if e := errs(t); e < bestErr || (e == bestErr && abs(t-cut) < abs(best-cut)) {
-				best, bestErr = t, e
-			}
+	// Candidates: th itself, each rejected doubt (flags it) and just over
+	// each kept one (spares it).
+	best, bestErr := th, errs(th)
+	try := func(t float64) {
+		if e := errs(t); e < bestErr || (e == bestErr && abs(t-th) < abs(best-th)) {
+			best, bestErr = t, e
 		}
+	}
+	for _, d := range rejected {
+		try(d)
+	}
+	for _, d := range kept {
+		try(d + 1e-9)
 	}
 	return best, n
 }
 
 // negativeMatches names, for each undecided image, the rejected image it
-// is more like than it is like any kept image and its project's centre
-// (by embedding cosine); "" for the others. It costs one comparison per
-// image and decision: O(n·decisions).
-func negativeMatches(pool []*item, c centre) []string {
+// is more like than it is like any kept image or the nearest centre of the
+// project (by embedding cosine); "" for the others. It costs one
+// comparison per image and decision: O(n·decisions).
+func negativeMatches(pool []*item, p projectPicture) []string {
 	out := make([]string, len(pool))
 	var kept, rejected []*item
 	for _, it := range pool {
@@ -76,7 +80,7 @@ func negativeMatches(pool []*item, c centre) []string {
 		if it.decision != "" {
 			continue
 		}
-		pos := dot(it.f.Embedding, c.emb)
+		pos, _ := p.nearest(view{emb: it.f.Embedding})
 		for _, k := range kept {
 			pos = max(pos, dot(it.f.Embedding, k.f.Embedding))
 		}
