@@ -290,7 +290,7 @@ func (r *runner) offTopic(items []*item) {
 	if whyNot == "" {
 		r.judgeProject(project, names, byClass)
 	}
-	r.judgeMisfiled(names, byClass, whyNot)
+	r.judgeMisfiled(names, byClass)
 }
 
 // judgeClass applies one method to the labelled images of a class; refs

@@ -96,13 +96,20 @@ const minMisfiledMargin = 0.05
 // all positive and alike in what every photo shares, which hides the
 // differences between classes of one domain. Measured on six boats
 // classes with 5% swapped: suggestion right 0.93 standardised, 0.86 raw.
-func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item, whyNot string) {
+func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
+	var whyNot string
 	if !r.cfg.enabled(ReasonMisfiled) {
 		return
 	}
 	switch {
+	case r.o.Labeler == nil:
+		whyNot = "no labeler is available (install ONNX Runtime with .ci/onnxruntime.sh or set SCOUR_ONNXRUNTIME_LIB, or configure a cloud labeler)"
+	case r.labelErr != nil:
+		whyNot = fmt.Sprintf("the labeler %s failed: %v", r.model, r.labelErr)
+	}
+	switch {
 	case whyNot != "":
-		r.warn("misfiled check skipped: " + whyNot)
+		r.warn("misfiled check skipped: " + whyNot + "; the other checks ran")
 		return
 	case len(names) < 2:
 		if len(names) == 1 {
@@ -130,43 +137,8 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item, whyNo
 		r.note("misfiled check skipped: fewer than two classes have enough labelled images with embeddings")
 		return
 	}
-	dim := len(members[0][0].f.Embedding)
-	mu, sd := make([]float64, dim), make([]float64, dim)
-	var n float64
-	for _, its := range members {
-		for _, it := range its {
-			for j, x := range it.f.Embedding[:dim] {
-				mu[j] += float64(x)
-				sd[j] += float64(x) * float64(x)
-			}
-			n++
-		}
-	}
-	for j := range mu {
-		mu[j] /= n
-		// The floor keeps a dimension that never varies from dividing by 0.
-		sd[j] = math.Sqrt(max(sd[j]/n-mu[j]*mu[j], 0)) + 1e-3
-	}
-	views := make([][]view, len(members))
-	pinned := make([][]bool, len(members))
-	// Rejected images are left out of the class pictures; they are neither
-	// judged nor a measure of anything.
-	judged := make([][]*item, len(members))
-	for c, its := range members {
-		for _, it := range its {
-			if it.decision == DecisionReject {
-				continue
-			}
-			e := make([]float64, dim)
-			for j, x := range it.f.Embedding[:dim] {
-				e[j] = (float64(x) - mu[j]) / sd[j]
-			}
-			views[c] = append(views[c], view{emb: unitSum(e)})
-			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
-			judged[c] = append(judged[c], it)
-		}
-	}
-	margin, best := misfiledScores(views, pinned, 0, dim)
+	views, pinned, judged := standardised(members)
+	margin, best := misfiledScores(views, pinned, 0, len(views[0][0].emb))
 	var all []float64
 	for c := range margin {
 		for i, m := range margin[c] {
@@ -188,7 +160,7 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item, whyNo
 			if m < th || it.decision != "" || offTopic || best[c][i] < 0 {
 				continue
 			}
-			it.flag(Flag{Reason: ReasonMisfiled, Score: m, Method: classes[best[c][i]],
+			it.flag(Flag{Reason: ReasonMisfiled, Score: m, Method: "nearest-class",
 				Detail: fmt.Sprintf("suggest %s: %.3f closer to that class than to its own (threshold %.3f, %g robust standard deviations above the project's median %.3f)",
 					classes[best[c][i]], m, th, r.cfg.OffTopic.MisfiledZ, st.Median)})
 		}
@@ -198,3 +170,42 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item, whyNo
 // minMisfiledClass: a class needs this many images for a picture that
 // others can be compared with.
 const minMisfiledClass = 3
+
+// standardised turns the embeddings of each class's images into views
+// with each dimension centred and scaled over the project. Rejected images
+// are left out: they are neither judged nor a picture of their class.
+func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged [][]*item) {
+	dim := len(members[0][0].f.Embedding)
+	mu, sd := make([]float64, dim), make([]float64, dim)
+	var n float64
+	for _, its := range members {
+		for _, it := range its {
+			for j, x := range it.f.Embedding[:dim] {
+				mu[j] += float64(x)
+				sd[j] += float64(x) * float64(x)
+			}
+			n++
+		}
+	}
+	for j := range mu {
+		mu[j] /= n
+		// The floor keeps a dimension that never varies from dividing by 0.
+		sd[j] = math.Sqrt(max(sd[j]/n-mu[j]*mu[j], 0)) + 1e-3
+	}
+	views, pinned, judged = make([][]view, len(members)), make([][]bool, len(members)), make([][]*item, len(members))
+	for c, its := range members {
+		for _, it := range its {
+			if it.decision == DecisionReject {
+				continue
+			}
+			e := make([]float64, dim)
+			for j, x := range it.f.Embedding[:dim] {
+				e[j] = (float64(x) - mu[j]) / sd[j]
+			}
+			views[c] = append(views[c], view{emb: unitSum(e)})
+			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
+			judged[c] = append(judged[c], it)
+		}
+	}
+	return views, pinned, judged
+}

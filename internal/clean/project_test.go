@@ -184,3 +184,100 @@ func TestProjectNoModel(t *testing.T) {
 		t.Errorf("flags %v, %d quarantined without a model", sum.Flags, sum.Quarantined)
 	}
 }
+
+// Garbage a third of the scores must not widen the scale of the rest.
+func TestTrimmedStats(t *testing.T) {
+	var scores []float64
+	for i := range 70 {
+		scores = append(scores, 0.85+0.04*float64(i%7-3)/3)
+	}
+	for i := range 35 {
+		scores = append(scores, 0.45+0.01*float64(i%5))
+	}
+	plain, trimmed := robustStats(scores), trimmedStats(scores, trimZ)
+	if abs(trimmed.Median-0.85) > 0.01 || trimmed.Sigma > 0.06 {
+		t.Errorf("trimmed stats %+v, want median 0.85 and sigma about 0.04", trimmed)
+	}
+	if plain.Sigma <= trimmed.Sigma {
+		t.Errorf("plain sigma %.3f not wider than trimmed %.3f: the test does not test trimming", plain.Sigma, trimmed.Sigma)
+	}
+	if z := trimmed.z(0.47); z > -projectZ {
+		t.Errorf("garbage at 0.47 has z %.1f, not flagged at %d", z, projectZ)
+	}
+}
+
+// A person's decisions move the threshold to where they agree with it.
+func TestLearnCut(t *testing.T) {
+	items := func(ds ...string) []*item {
+		var out []*item
+		for _, d := range ds {
+			out = append(out, &item{decision: d})
+		}
+		return out
+	}
+	pool := items(DecisionKeep, DecisionKeep, DecisionReject, DecisionReject, "")
+	doubt := []float64{1, 2, 3, 5, 9}
+	th, n := learnCut(pool, doubt, 4)
+	if n != 4 || th <= 2 || th > 3 {
+		t.Errorf("learnCut = %g from %d decisions, want a cut in (2, 3] from 4", th, n)
+	}
+	if th, n := learnCut(items("", ""), []float64{1, 9}, 4); th != 4 || n != 0 {
+		t.Errorf("no decisions: %g, %d; want the threshold unchanged", th, n)
+	}
+	// Decisions that agree with the threshold leave it where it is.
+	if th, _ := learnCut(pool, []float64{1, 2, 5, 6, 9}, 4); th != 4 {
+		t.Errorf("agreeing decisions moved the threshold to %g", th)
+	}
+}
+
+// Kayaks filed among destroyers are taken out of the class, as misfiled
+// with the kayaks class suggested in the flag and in the saved scores (or
+// as off-topic when the picture is unlike every class: Kayaks/168.jpg is a
+// valley with a kayak in it).
+func TestMisfiled(t *testing.T) {
+	l := localLabeler(t)
+	p := newProject(t)
+	for _, b := range boats(t, "Destroyers", 25) {
+		p.add("destroyers", b)
+	}
+	ks := boats(t, "Kayaks", 29)
+	for _, b := range ks[:25] {
+		p.add("kayaks", b)
+	}
+	var moved []string
+	for _, b := range ks[25:] {
+		moved = append(moved, p.add("destroyers", b))
+	}
+	sum, _ := p.run(Options{Labeler: l})
+	flags, err := Flags(context.Background(), p.cat, ReasonMisfiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := p.cat.Scores(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.quarantined()
+	misfiled := 0
+	for _, sha := range moved {
+		i := slices.IndexFunc(flags, func(f Flag) bool { return f.SHA256 == sha })
+		switch {
+		case i >= 0:
+			misfiled++
+			if !strings.Contains(flags[i].Detail, "kayaks") || q[sha] != ReasonMisfiled {
+				t.Errorf("kayak %s: flag %+v, quarantined for %q", sha[:8], flags[i], q[sha])
+			}
+			if s := scores[sha]; s.Suggest != "kayaks" || s.Misfiled < s.MisfiledThreshold || s.MisfiledThreshold == 0 {
+				t.Errorf("kayak %s: score %+v, want kayaks suggested over the threshold", sha[:8], s)
+			}
+		case q[sha] != ReasonOffTopic:
+			t.Errorf("kayak %s among destroyers left in the class (quarantined for %q); flags %v, notes %v", sha[:8], q[sha], sum.Flags, sum.Notes)
+		}
+	}
+	if misfiled < len(moved)/2 {
+		t.Errorf("%d of %d kayaks flagged misfiled", misfiled, len(moved))
+	}
+	if len(flags) > misfiled+2 {
+		t.Errorf("%d misfiled flags for %d misfiled images", len(flags), len(moved))
+	}
+}

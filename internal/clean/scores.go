@@ -7,14 +7,13 @@ import (
 	"github.com/scour-dev/scour/internal/catalog"
 )
 
-// saveScores records every judged image's doubt for export and review.
+// saveScores records every image's doubt for export and review; an image
+// this run did not judge gets zero thresholds, so that no score of an
+// earlier run (another method, another model) outlives it.
 func (r *runner) saveScores(ctx context.Context, items []*item) error {
 	var out []catalog.Score
 	for _, it := range items {
 		s := it.score
-		if s.OffTopicThreshold == 0 && s.MisfiledThreshold == 0 {
-			continue
-		}
 		s.SHA256 = it.img.SHA256
 		out = append(out, s)
 	}

@@ -155,14 +155,18 @@ func (s pr) kinds() string {
 }
 
 // measure scores the current off-topic and misfiled flags: an image that
-// clean takes out of its class for either counts as flagged. Images
-// flagged as duplicates, ambiguous ones and those a person decided are
-// left out.
-func measure(ctx context.Context, p *benchProject, t truth, decided map[string]bool) (pr, error) {
+// clean takes out of its class for either counts as flagged (only
+// off-topic with offTopicOnly). Images flagged as duplicates, ambiguous
+// ones and those a person decided are left out.
+func measure(ctx context.Context, p *benchProject, t truth, decided map[string]bool, offTopicOnly ...bool) (pr, error) {
 	s := pr{found: map[string]int{}, total: map[string]int{}}
 	flagged, skip := map[string]bool{}, map[string]bool{}
-	for reason, into := range map[string]map[string]bool{clean.ReasonOffTopic: flagged, clean.ReasonMisfiled: flagged,
-		clean.ReasonDuplicate: skip, clean.ReasonCrossClass: skip} {
+	reasons := map[string]map[string]bool{clean.ReasonOffTopic: flagged, clean.ReasonMisfiled: flagged,
+		clean.ReasonDuplicate: skip, clean.ReasonCrossClass: skip}
+	if len(offTopicOnly) > 0 && offTopicOnly[0] {
+		delete(reasons, clean.ReasonMisfiled)
+	}
+	for reason, into := range reasons {
 		fs, err := clean.Flags(ctx, p.cat, reason)
 		if err != nil {
 			return s, err
@@ -277,7 +281,7 @@ func (e *webEnv) withAndWithout(ctx context.Context, w io.Writer, p *benchProjec
 	if s, err = measure(ctx, p, t, nil); err != nil {
 		return err
 	}
-	line(w, "3 references (auto: reference)", s, targetRefP, targetRefR)
+	line(w, "3 references (auto: project + refs)", s, targetRefP, targetRefR)
 	return nil
 }
 
@@ -337,7 +341,10 @@ func Planted(ctx context.Context, o WebOptions, w io.Writer) error {
 			if k == 1 {
 				name, tp, tr = "3 references", targetRefP, targetRefR
 			}
-			line(w, name, s, tp, tr)
+			line(w, name+": off-topic or misfiled", s, tp, tr)
+			if ot, err := measure(ctx, p, t, nil, true); err == nil {
+				fmt.Fprintf(w, "  %-34s P %.2f R %.2f (%d / %d / %d); per kind: %s\n", "  off-topic flags alone", ot.p(), ot.r(), ot.tp, ot.fp, ot.fn, ot.kinds())
+			}
 			all[k].tp, all[k].fp, all[k].fn = all[k].tp+s.tp, all[k].fp+s.fp, all[k].fn+s.fn
 			for kk, v := range s.found {
 				all[k].found[kk] += v
@@ -515,14 +522,7 @@ func Misfiled(ctx context.Context, o WebOptions, w io.Writer) error {
 		s := pr{tp: tp, fp: fp, fn: len(swapped) - tp}
 		fmt.Fprintf(w, "misfiled: 5%% swapped between %s\n", strings.Join(set, ", "))
 		fmt.Fprintf(w, "  %-34s P %.2f R %.2f (%d / %d / %d)  target >= %.2f / %.2f%s\n", "misfiled flags", s.p(), s.r(), tp, fp, s.fn, targetMisfiled, targetMisfiled, mark(s.p() >= targetMisfiled && s.r() >= targetMisfiled))
-		fmt.Fprintf(w, "  %-34s %d flagged off-topic, %d of them swapped ones\n", "", len(off), offSwapped)
-		if len(scores) > 0 {
-			for sha := range swapped {
-				sc := scores[sha]
-				fmt.Fprintf(w, "  %-34s threshold %.3f\n", "", sc.MisfiledThreshold)
-				break
-			}
-		}
+		fmt.Fprintf(w, "  %-34s (besides: %d flagged off-topic, %d of them swapped ones)\n", "", len(off), offSwapped)
 		fmt.Fprintf(w, "  %-34s %.2f (%d of %d)  target >= %.2f%s\n", "suggestion right", ratio(right, tp), right, tp, targetMisfiled, mark(ratio(right, tp) >= targetMisfiled))
 	}
 	return nil
