@@ -7,7 +7,9 @@ package clean
 // The cut moves to where it agrees best with the decisions (learnCut). And a
 // rejected image is a negative reference: an undecided image more like a
 // discarded picture than like anything kept is flagged too
-// (negativeMatches), which carries one reject to the rest of its cluster.
+// (negativeMatches), which carries one reject to the rest of its cluster;
+// only images already in the doubtful zone (doubt at least labelZ) are
+// tipped over, so that a reject cannot take a sound photo with it.
 
 // learnCut is the doubt threshold that disagrees least with the person's
 // decisions (a rejected image should be at or over it, a kept one under

@@ -52,7 +52,7 @@ func (cs classSums) centreWithout(i int, v view) centre {
 // misfiledScores is, for each view of each class, its score against the
 // best other class's centre minus its score against its own class's
 // centre without it, and the index of that other class (-1 with one class).
-func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin [][]float64, best [][]int) {
+func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin, ownScore [][]float64, best [][]int) {
 	sums := make([]classSums, len(classes))
 	centres := make([]centre, len(classes))
 	for c, vs := range classes {
@@ -63,11 +63,12 @@ func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin
 		sums[c] = newClassSums(vs, p, dims, embDim)
 		centres[c] = centre{labels: unitSum(sums[c].labels), emb: unitSum(sums[c].emb)}
 	}
-	margin, best = make([][]float64, len(classes)), make([][]int, len(classes))
+	margin, ownScore, best = make([][]float64, len(classes)), make([][]float64, len(classes)), make([][]int, len(classes))
 	for c, vs := range classes {
-		margin[c], best[c] = make([]float64, len(vs)), make([]int, len(vs))
+		margin[c], ownScore[c], best[c] = make([]float64, len(vs)), make([]float64, len(vs)), make([]int, len(vs))
 		for i, v := range vs {
 			own := sums[c].centreWithout(i, v).score(v)
+			ownScore[c][i] = own
 			b, bs := -1, 0.0
 			for o := range classes {
 				if o == c || len(classes[o]) == 0 {
@@ -83,7 +84,7 @@ func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin
 			}
 		}
 	}
-	return margin, best
+	return margin, ownScore, best
 }
 
 // minMisfiledMargin: however the project's margins spread, an image must be
@@ -138,7 +139,7 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 		return
 	}
 	views, pinned, judged := standardised(members)
-	margin, best := misfiledScores(views, pinned, 0, len(views[0][0].emb))
+	margin, _, best := misfiledScores(views, pinned, 0, len(views[0][0].emb))
 	var all []float64
 	for c := range margin {
 		for i, m := range margin[c] {

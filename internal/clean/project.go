@@ -79,8 +79,9 @@ func (s labelSpace) vec(ls []vision.Label) sparseVec {
 	return v
 }
 
-// centre is a robust centre of a set of views: a unit label profile and a
-// unit mean embedding.
+// centre is the centre of a set of views: a unit label profile and a unit
+// mean embedding. Its score of a view, label overlap plus embedding cosine,
+// is what picks the best-matching half in robustCentre.
 type centre struct {
 	labels []float32
 	emb    []float32
@@ -89,7 +90,7 @@ type centre struct {
 func (c centre) score(v view) float64 { return v.labels.dot(c.labels) + dot(v.emb, c.emb) }
 
 // meanCentre is the normalised mean of the views whose keep is true (all
-// when keep is nil), plus extra positives weighted like images.
+// when keep is nil).
 func meanCentre(vs []view, keep []bool, dims, embDim int) centre {
 	ls, es := make([]float64, dims), make([]float64, embDim)
 	for i, v := range vs {
@@ -141,7 +142,6 @@ func robustCentre(vs []view, pinned []bool, dims, embDim int) (centre, []float64
 	}
 	return c, scores
 }
-
 
 // ownDomain: a class of which at least this share is off-topic against the
 // project is not garbage in the project but a domain of its own (a
@@ -426,7 +426,7 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 			}
 			it.flag(Flag{Reason: ReasonOffTopic, Score: d.doubt[i], Method: MethodProject,
 				Detail: fmt.Sprintf("%s (flagged at doubt %.1f: %s); its labels: %s", why, th, rule, describeLabels(it.f.Labels, o.TopK))})
-		case negative[i] != "":
+		case negative[i] != "" && d.doubt[i] >= labelZ:
 			it.score.OffTopic = max(it.score.OffTopic, th)
 			it.flag(Flag{Reason: ReasonOffTopic, Score: d.doubt[i], Method: MethodProject,
 				Detail: fmt.Sprintf("more like the discarded image %s than like its class", negative[i])})

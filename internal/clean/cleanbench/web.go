@@ -126,10 +126,11 @@ type truth struct {
 	ignore map[string]bool   // neither hit nor miss (ambiguous)
 	kind   map[string]string // kind of garbage, or "photos"
 	class  map[string]string // the class it really belongs to (misfiled)
+	filed  map[string]string // the class it is filed in
 }
 
 func newTruth() truth {
-	return truth{junk: map[string]bool{}, ignore: map[string]bool{}, kind: map[string]string{}, class: map[string]string{}}
+	return truth{junk: map[string]bool{}, ignore: map[string]bool{}, kind: map[string]string{}, class: map[string]string{}, filed: map[string]string{}}
 }
 
 // pr is precision and recall with their counts, overall and per kind.
@@ -316,6 +317,7 @@ func Planted(ctx context.Context, o WebOptions, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "planted web garbage in boats classes (project of all nine; per class: a cluster of 20, 10 scattered, 5 look-alikes)\n")
 	all := [2]pr{{found: map[string]int{}, total: map[string]int{}}, {found: map[string]int{}, total: map[string]int{}}}
+	var cls [2]pr // within the class the garbage went into
 	for ti, target := range classes {
 		p, closeP, err := e.project(ctx)
 		if err != nil {
@@ -341,9 +343,20 @@ func Planted(ctx context.Context, o WebOptions, w io.Writer) error {
 			if k == 1 {
 				name, tp, tr = "3 references", targetRefP, targetRefR
 			}
-			line(w, name+": off-topic or misfiled", s, tp, tr)
+			line(w, name+", whole project", s, tp, tr)
 			if ot, err := measure(ctx, p, t, nil, true); err == nil {
 				fmt.Fprintf(w, "  %-34s P %.2f R %.2f (%d / %d / %d); per kind: %s\n", "  off-topic flags alone", ot.p(), ot.r(), ot.tp, ot.fp, ot.fn, ot.kinds())
+			}
+			inClass := t
+			inClass.kind = map[string]string{}
+			for sha, k := range t.kind {
+				if t.filed[sha] == target {
+					inClass.kind[sha] = k
+				}
+			}
+			if ic, err := measure(ctx, p, inClass, nil); err == nil {
+				fmt.Fprintf(w, "  %-34s P %.2f R %.2f (%d / %d / %d)  target >= %.2f / %.2f%s\n", "  in "+target+" only", ic.p(), ic.r(), ic.tp, ic.fp, ic.fn, tp, tr, mark(ic.p() >= tp && ic.r() >= tr))
+				cls[k].tp, cls[k].fp, cls[k].fn = cls[k].tp+ic.tp, cls[k].fp+ic.fp, cls[k].fn+ic.fn
 			}
 			all[k].tp, all[k].fp, all[k].fn = all[k].tp+s.tp, all[k].fp+s.fp, all[k].fn+s.fn
 			for kk, v := range s.found {
@@ -356,8 +369,15 @@ func Planted(ctx context.Context, o WebOptions, w io.Writer) error {
 		closeP()
 	}
 	fmt.Fprintf(w, " all classes together\n")
-	line(w, "no references", all[0], targetNoRefP, targetNoRefR)
-	line(w, "3 references", all[1], targetRefP, targetRefR)
+	line(w, "no references, whole projects", all[0], targetNoRefP, targetNoRefR)
+	line(w, "3 references, whole projects", all[1], targetRefP, targetRefR)
+	for k, name := range []string{"no references, in the class only", "3 references, in the class only"} {
+		tp, tr := targetNoRefP, targetNoRefR
+		if k == 1 {
+			tp, tr = targetRefP, targetRefR
+		}
+		fmt.Fprintf(w, "  %-34s P %.2f R %.2f (%d / %d / %d)  target >= %.2f / %.2f%s\n", name, cls[k].p(), cls[k].r(), cls[k].tp, cls[k].fp, cls[k].fn, tp, tr, mark(cls[k].p() >= tp && cls[k].r() >= tr))
+	}
 	return nil
 }
 
@@ -388,7 +408,7 @@ func (e *webEnv) planted(p *benchProject, target string, turn int) (truth, []str
 				return t, nil, err
 			}
 			sha := hash(data)
-			t.kind[sha], t.junk[sha], t.class[sha] = kind, junk, c
+			t.kind[sha], t.junk[sha], t.class[sha], t.filed[sha] = kind, junk, c, into
 		}
 	}
 	addGlob := func(kind string, globs []string, n int) error {
@@ -401,7 +421,7 @@ func (e *webEnv) planted(p *benchProject, target string, turn int) (truth, []str
 			if err != nil {
 				return err
 			}
-			t.kind[hash(data)], t.junk[hash(data)] = kind, true
+			t.kind[hash(data)], t.junk[hash(data)], t.filed[hash(data)] = kind, true, target
 		}
 		return nil
 	}
@@ -430,7 +450,7 @@ func (e *webEnv) planted(p *benchProject, target string, turn int) (truth, []str
 			if err := p.add(target, data); err != nil {
 				return t, nil, err
 			}
-			t.kind[hash(data)], t.junk[hash(data)] = kindPages, true
+			t.kind[hash(data)], t.junk[hash(data)], t.filed[hash(data)] = kindPages, true, target
 		}
 	}
 	// Scattered: other things, a few of each, from a different slice of
@@ -599,12 +619,18 @@ func (e *webEnv) decide(ctx context.Context, p *benchProject, t truth, decided m
 	if err != nil {
 		return err
 	}
+	// How far past its threshold an image is, off-topic or misfiled: the
+	// order in which review shows the most doubtful first.
 	doubt := func(sha string) float64 {
 		s := scores[sha]
-		if s.OffTopicThreshold == 0 {
-			return -1e9
+		d := -1e9
+		if s.OffTopicThreshold > 0 {
+			d = s.OffTopic / s.OffTopicThreshold
 		}
-		return s.OffTopic - s.OffTopicThreshold
+		if s.MisfiledThreshold > 0 {
+			d = max(d, s.Misfiled/s.MisfiledThreshold)
+		}
+		return d
 	}
 	for _, ims := range byClass {
 		have := 0
