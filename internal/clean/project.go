@@ -412,6 +412,7 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 			isJudged[name] = false
 		}
 	}
+	r.strangerClasses(judged, pool, vs, pic)
 	for i, it := range pool {
 		if !isJudged[it.img.Class] {
 			continue
@@ -430,6 +431,32 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 			it.score.OffTopic = max(it.score.OffTopic, th)
 			it.flag(Flag{Reason: ReasonOffTopic, Score: d.doubt[i], Method: MethodProject,
 				Detail: fmt.Sprintf("more like the discarded image %s than like its class", negative[i])})
+		}
+	}
+}
+
+// strangerClasses warns about classes that, as a whole, are unlike the rest
+// of the project: their own centre vouches for their images, so nothing
+// in them is flagged, but a class that is all garbage (a query that went
+// wrong) looks exactly like that. The measure: the median cosine of the
+// class's images to the project's centre, as a z-score among all images'.
+func (r *runner) strangerClasses(judged []string, pool []*item, vs []view, pic projectPicture) {
+	if len(pic.centres) < 3 { // the project and at least two classes of its own
+		return
+	}
+	all := make([]float64, len(vs))
+	byClass := map[string][]float64{}
+	for i, v := range vs {
+		all[i] = dot(v.emb, pic.centres[0].emb)
+		byClass[pool[i].img.Class] = append(byClass[pool[i].img.Class], all[i])
+	}
+	st := trimmedStats(all, trimZ)
+	for _, name := range judged {
+		if cs := byClass[name]; len(cs) >= minCentre {
+			if z := st.z(median(cs)); z < -projectZ {
+				r.warn(fmt.Sprintf("class %q as a whole is unlike the rest of the project (its typical image is %.1f robust standard deviations from the project's centre): "+
+					"if it is not meant to be (a background class), check its query; its images were judged against the class itself", name, -z))
+			}
 		}
 	}
 }

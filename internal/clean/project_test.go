@@ -115,6 +115,12 @@ func TestProjectAllGarbageClass(t *testing.T) {
 	if n > len(cats)/2 {
 		t.Errorf("%d of %d images of the all-cats class quarantined off-topic; notes %v", n, len(cats), sum.Notes)
 	}
+	if !hasNote(sum, `class "cats"`, "unlike the rest of the project") {
+		t.Errorf("no warning that the cats class is unlike the project: %v", sum.Notes)
+	}
+	if hasNote(sum, `class "destroyers"`, "unlike the rest") || hasNote(sum, `class "submarines"`, "unlike the rest") {
+		t.Errorf("a boats class called unlike the project: %v", sum.Notes)
+	}
 }
 
 // One class: no cross-class signal, and clean says so.
