@@ -62,9 +62,11 @@ func learnCut(pool []*item, doubt []float64, th float64) (float64, int) {
 
 // negativeMatches names, for each undecided image, the rejected image it
 // is more like than it is like any kept image or the nearest centre of the
-// project (by embedding cosine); "" for the others. It costs one
+// project, and at least as like as minSim (by embedding cosine: the
+// project's typical closeness to a centre, so that a reject stands only
+// for pictures of the same kind); "" for the others. It costs one
 // comparison per image and decision: O(n·decisions).
-func negativeMatches(pool []*item, p projectPicture) []string {
+func negativeMatches(pool []*item, p projectPicture, minSim float64) []string {
 	out := make([]string, len(pool))
 	var kept, rejected []*item
 	for _, it := range pool {
@@ -92,7 +94,7 @@ func negativeMatches(pool []*item, p projectPicture) []string {
 				neg, name = s, r.img.SHA256
 			}
 		}
-		if neg > pos {
+		if neg > pos && neg >= minSim {
 			out[i] = name
 		}
 	}

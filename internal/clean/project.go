@@ -386,7 +386,7 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 		th = learned
 		rule = fmt.Sprintf("a cut set by %d of a person's decisions", n)
 	}
-	negative := negativeMatches(pool, pic)
+	negative := negativeMatches(pool, pic, d.st.Median)
 
 	isJudged := map[string]bool{}
 	for _, name := range judged {
