@@ -1,8 +1,8 @@
 // Package clean is the `scour clean` stage: it finds the images of a
 // project that should not train a classifier (broken, tiny, blurry, dark,
 // near-uniform, duplicated, in two classes at once, off-topic or misfiled)
-// and moves them, never deleting anything, to quarantine/<reason>/<class>/ in the
-// store, recording why in the catalog. Restore undoes it exactly.
+// and moves them, never deleting anything, to quarantine/<reason>/<class>/
+// in the store, recording why in the catalog. Restore undoes it exactly.
 //
 // A run is idempotent: what an image's bytes show (measurements, labels,
 // embeddings) is cached by content hash, every decision is recomputed from
