@@ -1,8 +1,8 @@
 // Package clean is the `scour clean` stage: it finds the images of a
 // project that should not train a classifier (broken, tiny, blurry, dark,
-// near-uniform, duplicated, in two classes at once, or off-topic) and moves
-// them, never deleting anything, to quarantine/<reason>/<class>/ in the
-// store, recording why in the catalog. Restore undoes it exactly.
+// near-uniform, duplicated, in two classes at once, off-topic or misfiled)
+// and moves them, never deleting anything, to quarantine/<reason>/<class>/
+// in the store, recording why in the catalog. Restore undoes it exactly.
 //
 // A run is idempotent: what an image's bytes show (measurements, labels,
 // embeddings) is cached by content hash, every decision is recomputed from
@@ -134,6 +134,7 @@ type item struct {
 	// absence of an off-topic flag means something.
 	offTopicJudged bool
 	dedupJudged    bool
+	score          catalog.Score // clean's doubt, saved for export and review
 }
 
 type runner struct {
@@ -197,6 +198,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	steps := r.plan(items)
 	if !o.DryRun {
 		if err := r.record(ctx, items, groups); err != nil {
+			return sum, err
+		}
+		if err := r.saveScores(ctx, items); err != nil {
 			return sum, err
 		}
 	}

@@ -283,6 +283,8 @@ func TestOffTopicWithModel(t *testing.T) {
 		{MethodReference, refs, 0.85, 1},
 		{MethodOutlier, nil, 0.85, 1},
 		{MethodLabels, refs, 0.5, 0.8},
+		{MethodProject, nil, 0.85, 1},
+		{MethodProject, refs, 0.85, 1},
 	} {
 		ot, flags, prec, rec, recClear := judgeDestroyers(t, p, junk, "clear",
 			Options{Config: cfg, Labeler: l, Classes: []Class{{Name: "destroyers", Method: tc.method, References: tc.refs}}})
@@ -306,7 +308,8 @@ func TestOffTopicWithModel(t *testing.T) {
 	if sum.Labelled != 0 || sum.Measured != 0 {
 		t.Errorf("re-run labelled %d and measured %d images", sum.Labelled, sum.Measured)
 	}
-	if m := sum.Classes["destroyers"].OffTopic.Method; m != MethodReference {
+	// With embeddings, references join the project method's picture.
+	if m := sum.Classes["destroyers"].OffTopic.Method; m != MethodProject {
 		t.Errorf("auto with references chose %q", m)
 	}
 }
@@ -466,7 +469,7 @@ func TestOffTopicMethodChoice(t *testing.T) {
 		wantSkipped string
 	}{
 		{"auto with references", MethodAuto, Class{Name: "destroyers", References: []string{ref}}, MethodLabels, ""},
-		{"auto without", MethodAuto, Class{Name: "destroyers"}, MethodOutlier, "needs embeddings"},
+		{"auto without", MethodAuto, Class{Name: "destroyers"}, MethodProject, "needs embeddings"},
 		// An unlisted class (a listed one is rejected before the run).
 		{"reference by default, none given", MethodReference, Class{}, MethodReference, "needs reference images"},
 		{"reference, no embeddings", MethodAuto, Class{Name: "destroyers", Method: MethodReference, References: []string{ref}}, MethodReference, "needs embeddings"},

@@ -255,9 +255,9 @@ func Quality(ctx context.Context, o QualityOptions) (QualityReport, error) {
 	}
 
 	cfg := clean.Default()
-	for _, method := range []string{clean.MethodReference, clean.MethodLabels, clean.MethodOutlier} {
+	for _, method := range []string{clean.MethodReference, clean.MethodLabels, clean.MethodOutlier, clean.MethodProject} {
 		c := clean.Class{Name: class, Method: method}
-		if method != clean.MethodOutlier {
+		if method == clean.MethodReference || method == clean.MethodLabels {
 			c.References = refs
 		}
 		sum, err := clean.Run(ctx, clean.Options{Catalog: cat, Store: st, Labeler: o.Labeler, Config: cfg, Classes: []clean.Class{c}, Events: o.Events})

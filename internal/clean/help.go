@@ -1,0 +1,48 @@
+package clean
+
+// HelpOffTopic explains the off-topic and misfiled checks, for `scour clean
+// --help`.
+const HelpOffTopic = `Off-topic images (reason off-topic). Each class uses clean.off_topic.method,
+or its own method:
+  auto       project, when the labeler gives embeddings (the local model does);
+             labels, when it does not and the class has reference images
+  project    judged against what the whole project shares, not only its class.
+             The project's picture is a set of robust centres: one for the whole
+             project and one per class of 5 or more images, each the mean of the
+             best-matching half of its images, recomputed three times, so that
+             garbage under half of a class cannot pull it. An image is compared
+             with the nearest centre; a score is a z-score over the whole
+             project's images (median and MAD, recomputed without the images
+             more than 3 below), so a class that is mostly garbage is still
+             judged against on-topic pictures. Flagged: 4 robust standard
+             deviations below the median, or 2 when its top labels also share
+             less than min_label_overlap of the project's median overlap. This
+             finds the dense clusters a scrape brings (vitamin charts among B-1
+             bombers, cars among C-5 aircraft) that a within-class rule calls
+             normal. References join their class's centre; a reference unlike
+             the project is left out, with a warning. A class of 3-4 images is
+             judged by its own images' agreement; a class that the project finds
+             almost wholly unlike itself is a domain of its own (a background
+             class) and is left alone, with a warning.
+  reference  similarity to the class's references, robust z-score (max_z)
+  labels     shares none of the references' top-k labels
+  outlier    k-nearest-neighbour density within the class (misses clusters)
+  off        no off-topic check
+
+Misfiled images (reason misfiled; the flag's detail and the export's suggest
+column name the class): with two or more classes of 3 or more images, each
+image is compared with every class's robust centre, on embeddings
+standardised over the project, its own class's centre without it. An image
+closer to another class by more than misfiled_z (2) robust standard
+deviations above the project's median margin is flagged, the other class
+suggested. With one class there is nothing to compare: skipped, with a note.
+
+Learning from review: each keep or reject (scour review, restore --keep) is
+an example for the next clean. Kept images always shape the centres,
+rejected ones never do; the threshold moves to where it agrees best with the
+decisions; an undecided image more like a rejected one than like anything
+kept or its nearest centre is flagged too.
+
+Without a model (no ONNX Runtime), the off-topic and misfiled checks are
+skipped and named; the other checks run. Every image's scores and thresholds
+are saved (clean_scores) for review and export, most doubtful first.`
