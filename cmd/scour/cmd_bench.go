@@ -104,6 +104,14 @@ classes) and planted copies (exact, re-encoded, resized, cropped), runs clean,
 and prints precision and recall of the off-topic flags for each method
 (reference, labels, outlier) and of duplicate detection. Then it measures
 decode + resize + MobileNetV2 images/s, alone and as the whole clean stage.
+
+With --web it runs the benchmarks that look like the web instead, each
+figure beside issue 17's target: the real hand-labelled noisy-web scrape
+("B-1", "B-52") without and with three references; every boats class with a
+planted cluster of one wrong concept (cars, trucks, rendered document pages,
+another boats class), scattered junk and look-alikes, per kind; 5% of
+images swapped between six boats classes (misfiled, and the suggestion);
+and precision/recall after 0, 5, 10 and 20 review decisions per class.
 Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data (--shared,
 or SCOUR_SHARED).`,
 		Args: cobra.NoArgs,
@@ -118,6 +126,9 @@ or SCOUR_SHARED).`,
 	c.Flags().StringVar(&o.Shared, "shared", bench.SharedPath(), "the shared test data folder (default: $SCOUR_SHARED)")
 	c.Flags().IntVar(&o.SpeedImages, "speed-images", 0, "photos for the speed part (0 = all, about 1,100)")
 	c.Flags().StringVar(&o.Class, "class", "Destroyers", "the boats class the junk is mixed into (Destroyers, Carriers, Submarines, ...)")
+	c.Flags().BoolVar(&o.Web, "web", false, "run the benchmarks that look like the web instead (noisy-web, planted clusters, misfiled swaps, learning from review; about 8 minutes)")
+	c.Flags().StringSliceVar(&o.WebClasses, "web-classes", nil, "with --web: the boats classes garbage is planted into (default: all nine)")
+	c.Flags().IntSliceVar(&o.Decisions, "decisions", nil, "with --web: review decisions per class on the learning curve (default: 0,5,10,20)")
 	return c
 }
 

@@ -26,24 +26,16 @@ func newCleanCmd(g *globals) *cobra.Command {
   duplicate                 the same or nearly the same picture as a better copy
                             (perceptual hash, and embedding similarity)
   cross-class               near-duplicates that sit in two classes
-  off-topic                 not what the class is about, by one of three methods
-                            chosen per class (clean.off_topic.method, or
-                            classes[].off_topic):
-                              labels     the original rule: the image's top-k
-                                         ImageNet labels share none with the
-                                         class's reference images' top-k
-                              reference  embedding similarity to the reference
-                                         images, below a threshold learned from
-                                         the class itself (robust z-score), or
-                                         labels that overlap the class's ten
-                                         times less than its median image's
-                              outlier    k-nearest-neighbour density within the
-                                         class, when there are no references
+  off-topic                 not what the class is about (below)
+  misfiled                  looks like another class of the project, which is
+                            suggested (below)
 Flagged images are moved (never deleted) to quarantine/<reason>/<class>/ and
 the reason, score and method recorded; restore undoes it. A re-run costs
 nothing for images already seen: labels and measurements are cached by content
 hash. The recognizer runs in-process (MobileNetV2 via ONNX Runtime); without
-the runtime the pixel checks and hash duplicates still run.`,
+the runtime the pixel checks and hash duplicates still run.
+
+`+pipeline.HelpOffTopic,
 		Example: `  scour clean --dry-run      # what would move, and why
   scour clean
   scour clean --labeler rekognition --yes   # AWS Rekognition, as the original workflow`,

@@ -232,21 +232,39 @@ type CleanOptions struct {
 	Shared      string // the shared test data folder
 	Class       string // the boats class the junk is mixed into
 	SpeedImages int    // photos for the speed part (0 = all)
+	// Web runs the benchmarks that look like the web instead: the real
+	// noisy-web scrape, planted clusters, misfiled swaps, learning from
+	// review.
+	Web        bool
+	WebClasses []string // boats classes for the planted part (nil = all nine)
+	Decisions  []int    // review sizes of the learning curve (nil = 0, 5, 10, 20)
 }
 
 // CleanReport is the clean benchmark's quality and speed.
 type CleanReport struct {
 	Quality cleanbench.QualityReport `json:"quality"`
 	Speed   cleanbench.SpeedReport   `json:"speed"`
+	Web     string                   `json:"web,omitempty"` // the web benchmarks' tables, as printed
 }
 
-func (r CleanReport) String() string { return r.Quality.String() + r.Speed.String() }
+func (r CleanReport) String() string {
+	if r.Web != "" {
+		return r.Web
+	}
+	return r.Quality.String() + r.Speed.String()
+}
 
 // Clean measures off-topic and duplicate precision and recall on a planted
 // noisy class, then the recognizer's speed.
 func Clean(ctx context.Context, o CleanOptions) (CleanReport, error) {
 	var r CleanReport
 	if err := needDir("--shared", o.Shared, ""); err != nil {
+		return r, err
+	}
+	if o.Web {
+		var b strings.Builder
+		err := cleanbench.Web(ctx, cleanbench.WebOptions{Shared: o.Shared, Classes: o.WebClasses, Decisions: o.Decisions}, &b)
+		r.Web = b.String()
 		return r, err
 	}
 	var err error

@@ -173,6 +173,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		if err := m.recoverMoves(ctx, r.events); err != nil {
 			return sum, err
 		}
+		// A class move that review left half done must settle first, or this
+		// run would judge the image under its old class.
+		if err := RecoverReclasses(ctx, o.Catalog, o.Store, r.events); err != nil {
+			return sum, err
+		}
 	}
 	items, err := r.loadItems(ctx)
 	if err != nil {

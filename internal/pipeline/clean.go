@@ -15,6 +15,10 @@ import (
 	"github.com/scour-dev/scour/internal/vision/cloud"
 )
 
+// HelpOffTopic explains the off-topic and misfiled checks and their
+// methods, for `scour clean --help`.
+const HelpOffTopic = clean.HelpOffTopic
+
 // CleanSummary is what clean found and did (in a dry run: would do).
 type CleanSummary = clean.Summary
 

@@ -17,7 +17,7 @@ const verdictMove = catalog.ReviewMove
 
 // reasonMisfiled is clean's reason for an image that belongs to another
 // class; its score and suggestion come from catalog.Score.
-const reasonMisfiled = "misfiled"
+const reasonMisfiled = clean.ReasonMisfiled
 
 // isClass reports whether name is one of the project's classes: those of
 // scour.yaml, or, when the server was given none, those in the catalog.

@@ -729,3 +729,23 @@ func pixelKey(img image.Image) [32]byte {
 
 // Close leaves the labeler it wraps open: its opener closes it.
 func (m *memoLabeler) Close() error { return nil }
+
+// Web runs NoisyWeb, Planted, Misfiled and Learn in turn with one labeler,
+// so that each picture is labelled once across all their projects.
+func Web(ctx context.Context, o WebOptions, w io.Writer) error {
+	if o.Labeler == nil {
+		local, err := clean.NewLocalLabeler(0)
+		if err != nil {
+			return err
+		}
+		defer local.Close()
+		o.Labeler = &memoLabeler{inner: local, seen: map[[32]byte]vision.Result{}}
+	}
+	for _, run := range []func(context.Context, WebOptions, io.Writer) error{NoisyWeb, Planted, Misfiled, Learn} {
+		if err := run(ctx, o, w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
