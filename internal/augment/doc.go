@@ -11,8 +11,8 @@
 // numbers differ because the generator is Go's, not NumPy's), and Apply runs
 // it the way apply_transform does: the inverse affine map sampled with
 // scipy.ndimage.affine_transform(order=1) semantics, including scipy's
-// treatment of each fill mode at the borders, then the flips, then
-// brightness. Golden outputs computed with numpy, scipy and Pillow
+// treatment of each fill mode at the borders, then the channel shift, then
+// the flips, then brightness. Golden outputs computed with numpy, scipy and Pillow
 // (tools/kerasref/make_golden.py) pin this down to 1e-4; on amd64 the
 // float64 arithmetic follows scipy's order and they agree bit for bit.
 //
@@ -29,6 +29,10 @@
 //     col) order: the true centre of square images, off-centre otherwise.
 //   - A positive Theta turns the content counter-clockwise on screen; Zx
 //     scales columns and Zy rows; Zx > 1 zooms out.
+//   - channel_shift_range adds one intensity to every channel (not one per
+//     channel, despite the name) and clips to the minimum and maximum of
+//     the whole image after the affine step, so it can never brighten the
+//     brightest pixel nor darken the darkest.
 //   - Brightness goes through an 8-bit PIL image: values are truncated to
 //     integers, multiplied by the factor in float32, truncated again and
 //     clipped to 255. An image already inside [0, 255] (the usual case:
@@ -54,9 +58,9 @@
 // math/rand/v2, not NumPy's Mersenne Twister; shift ranges are always
 // floats, so a Keras integer range such as width_shift_range=2 (which picks
 // from the integers -1, 0, 1) is here a uniform draw in [-2, 2] pixels, and
-// list-valued shift ranges are not offered; channel_shift_range, the
-// featurewise/samplewise normalisations, ZCA and interpolation orders other
-// than 1 are not implemented.
+// list-valued shift ranges are not offered; the featurewise/samplewise
+// normalisations, ZCA and interpolation orders other than 1 are not
+// implemented.
 //
 // Nothing here holds global state: Params and Transform are values, the
 // caller owns the random generator and the buffers, and Apply allocates
