@@ -29,9 +29,12 @@ func parseFill(s string) (fillMode, error) {
 		s, FillNearest, FillConstant, FillReflect, FillWrap)
 }
 
-// Augment applies t with p's fill mode, then p.Rescale, as Keras'
-// apply_transform followed by standardize does.
+// Augment applies t with p's fill mode and p's choice of Keras version
+// (Legacy112), then p.Rescale, as Keras' apply_transform followed by
+// standardize does. A Transform written by hand rather than drawn by
+// p.Random gets p's version too, so the two cannot disagree.
 func (p Params) Augment(dst, src []float32, h, w, c int, t Transform) {
+	t.Legacy112 = p.Legacy112
 	Apply(dst, src, h, w, c, t, p.FillMode, p.Cval)
 	if p.Rescale != 0 {
 		s := float32(p.Rescale)
