@@ -12,9 +12,11 @@
 // it the way apply_transform does: the inverse affine map sampled with
 // scipy.ndimage.affine_transform(order=1) semantics, including scipy's
 // treatment of each fill mode at the borders, then the channel shift, then
-// the flips, then brightness. Golden outputs computed with numpy, scipy and Pillow
-// (tools/kerasref/make_golden.py) pin this down to 1e-4; on amd64 the
-// float64 arithmetic follows scipy's order and they agree bit for bit.
+// the flips, then brightness. Golden outputs computed with numpy, scipy and
+// Pillow (tools/kerasref/make_golden.py), on square and non-square images,
+// pin this down: on amd64 the float64 arithmetic follows scipy's order and
+// the tests demand agreement to the bit; elsewhere (where Go fuses
+// multiply-adds) to 1e-4.
 //
 // Keras 3 behaviour that scour reproduces on purpose, because it is what
 // Keras users get today (keras >= 2.9 and Keras 3):
@@ -53,6 +55,8 @@
 // clockwise; the pivot one pixel past the centre, at (h/2+0.5, w/2+0.5); and
 // brightness that always stretches the image to 0..255 first (shifting up
 // by -min when negative, dividing by the max) and returns it in 0..255.
+// Its channel shift is Keras 3's. make_golden.py --check-installed runs the
+// 1.1.2 cases through keras_preprocessing itself.
 //
 // Differences from Keras that remain: the random numbers come from
 // math/rand/v2, not NumPy's Mersenne Twister; shift ranges are always
