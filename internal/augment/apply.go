@@ -29,9 +29,12 @@ func parseFill(s string) (fillMode, error) {
 		s, FillNearest, FillConstant, FillReflect, FillWrap)
 }
 
-// Augment applies t with p's fill mode, then p.Rescale, as Keras'
-// apply_transform followed by standardize does.
+// Augment applies t with p's fill mode and p's choice of Keras version
+// (Legacy112), then p.Rescale, as Keras' apply_transform followed by
+// standardize does. A Transform written by hand rather than drawn by
+// p.Random gets p's version too, so the two cannot disagree.
 func (p Params) Augment(dst, src []float32, h, w, c int, t Transform) {
+	t.Legacy112 = p.Legacy112
 	Apply(dst, src, h, w, c, t, p.FillMode, p.Cval)
 	if p.Rescale != 0 {
 		s := float32(p.Rescale)
@@ -43,8 +46,8 @@ func (p Params) Augment(dst, src []float32, h, w, c int, t Transform) {
 
 // Apply writes t applied to the h x w x c image src into dst, as Keras'
 // apply_transform does: the affine part (when t has one) sampled bilinearly
-// with scipy's border handling for fill, then the horizontal and vertical
-// flips, then brightness. dst and src must not share memory. It panics on
+// with scipy's border handling for fill, then the channel shift, then the
+// horizontal and vertical flips, then brightness. dst and src must not share memory. It panics on
 // short buffers and on an unknown fill mode, which Params.Validate reports
 // as an error beforehand.
 func Apply(dst, src []float32, h, w, c int, t Transform, fill string, cval float64) {
@@ -64,6 +67,11 @@ func Apply(dst, src []float32, h, w, c int, t Transform, fill string, cval float
 		warp(dst, src, h, w, c, m, mode, cval, t.FlipH, t.FlipV)
 	} else {
 		flipCopy(dst, src, h, w, c, t.FlipH, t.FlipV)
+	}
+	// Keras shifts before flipping; a shift clipped to the whole image's
+	// range is the same value for a pixel wherever the flip puts it.
+	if t.ChannelShift != 0 {
+		channelShift(dst, float32(t.ChannelShift))
 	}
 	if t.Brightness != 0 {
 		if t.Legacy112 {
@@ -355,6 +363,16 @@ func edgeIndex(i, n int, mode fillMode) int {
 			i = sz2 - i
 		}
 		return i
+	}
+}
+
+// channelShift is apply_channel_shift: one intensity added to every
+// channel, clipped to the minimum and maximum the image had before. numpy
+// adds a Python float to a float32 array in float32, hence s's type.
+func channelShift(x []float32, s float32) {
+	lo, hi := minMax(x)
+	for i, v := range x {
+		x[i] = min(max(v+s, lo), hi)
 	}
 }
 

@@ -135,6 +135,24 @@ func TestAugmentRescales(t *testing.T) {
 	}
 }
 
+// A photo-like image inside 0..255 that touches neither end is where the two
+// versions' brightness differ: 1.1.2 stretches it to 0..255 first.
+func TestAugmentUsesParamsVersion(t *testing.T) {
+	src := []float32{40, 100, 200, 20}
+	tr := Transform{Brightness: 1} // written by hand: Legacy112 unset
+	got := make([]float32, 4)
+	Params{Legacy112: true}.Augment(got, src, 2, 2, 1, tr)
+	want := []float32{51, 127, 255, 25} // x/200*255, truncated
+	if msg := compare(got, want, 2, 1, 0); msg != "" {
+		t.Errorf("legacy112 params:\n%s", msg)
+	}
+	tr.Legacy112 = true
+	Params{}.Augment(got, src, 2, 2, 1, tr)
+	if msg := compare(got, src, 2, 1, 0); msg != "" {
+		t.Errorf("Keras 3 params:\n%s", msg)
+	}
+}
+
 func TestApplyPanics(t *testing.T) {
 	buf := make([]float32, 12)
 	for _, tc := range []struct {

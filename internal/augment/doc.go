@@ -11,10 +11,12 @@
 // numbers differ because the generator is Go's, not NumPy's), and Apply runs
 // it the way apply_transform does: the inverse affine map sampled with
 // scipy.ndimage.affine_transform(order=1) semantics, including scipy's
-// treatment of each fill mode at the borders, then the flips, then
-// brightness. Golden outputs computed with numpy, scipy and Pillow
-// (tools/kerasref/make_golden.py) pin this down to 1e-4; on amd64 the
-// float64 arithmetic follows scipy's order and they agree bit for bit.
+// treatment of each fill mode at the borders, then the channel shift, then
+// the flips, then brightness. Golden outputs computed with numpy, scipy and
+// Pillow (tools/kerasref/make_golden.py), on square and non-square images,
+// pin this down: on amd64 the float64 arithmetic follows scipy's order and
+// the tests demand agreement to the bit; elsewhere (where Go fuses
+// multiply-adds) to 1e-4.
 //
 // Keras 3 behaviour that scour reproduces on purpose, because it is what
 // Keras users get today (keras >= 2.9 and Keras 3):
@@ -29,6 +31,10 @@
 //     col) order: the true centre of square images, off-centre otherwise.
 //   - A positive Theta turns the content counter-clockwise on screen; Zx
 //     scales columns and Zy rows; Zx > 1 zooms out.
+//   - channel_shift_range adds one intensity to every channel (not one per
+//     channel, despite the name) and clips to the minimum and maximum of
+//     the whole image after the affine step, so it can never brighten the
+//     brightest pixel nor darken the darkest.
 //   - Brightness goes through an 8-bit PIL image: values are truncated to
 //     integers, multiplied by the factor in float32, truncated again and
 //     clipped to 255. An image already inside [0, 255] (the usual case:
@@ -49,14 +55,16 @@
 // clockwise; the pivot one pixel past the centre, at (h/2+0.5, w/2+0.5); and
 // brightness that always stretches the image to 0..255 first (shifting up
 // by -min when negative, dividing by the max) and returns it in 0..255.
+// Its channel shift is Keras 3's. make_golden.py --check-installed runs the
+// 1.1.2 cases through keras_preprocessing itself.
 //
 // Differences from Keras that remain: the random numbers come from
 // math/rand/v2, not NumPy's Mersenne Twister; shift ranges are always
 // floats, so a Keras integer range such as width_shift_range=2 (which picks
 // from the integers -1, 0, 1) is here a uniform draw in [-2, 2] pixels, and
-// list-valued shift ranges are not offered; channel_shift_range, the
-// featurewise/samplewise normalisations, ZCA and interpolation orders other
-// than 1 are not implemented.
+// list-valued shift ranges are not offered; the featurewise/samplewise
+// normalisations, ZCA and interpolation orders other than 1 are not
+// implemented.
 //
 // Nothing here holds global state: Params and Transform are values, the
 // caller owns the random generator and the buffers, and Apply allocates

@@ -32,6 +32,10 @@ type Params struct {
 	ZoomRange [2]float64
 	// HorizontalFlip and VerticalFlip flip half of the images.
 	HorizontalFlip, VerticalFlip bool
+	// ChannelShiftRange bounds the value added to every channel, drawn from
+	// [-r, r] in the image's own units (0..255 for photos); the result is
+	// clipped to the image's minimum and maximum before the shift.
+	ChannelShiftRange float64
 	// BrightnessRange bounds the PIL brightness factor (1 keeps the image).
 	// [0, 0] means no brightness change.
 	BrightnessRange [2]float64
@@ -66,6 +70,7 @@ func (p Params) Validate() error {
 		{"width_shift_range", p.WidthShiftRange},
 		{"height_shift_range", p.HeightShiftRange},
 		{"shear_range", p.ShearRange},
+		{"channel_shift_range", p.ChannelShiftRange},
 	} {
 		if !finite(f.v) || f.v < 0 {
 			bad("%s %v: must be a finite number >= 0", f.name, f.v)
@@ -107,11 +112,13 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Transform is one drawn augmentation, in Keras' terms: Theta and Shear in
 // degrees, Tx and Ty in pixels (Tx is the one scaled by the height), Zx and
-// Zy zoom factors, Brightness the PIL factor. The zero value is the
-// identity: zero zoom factors count as 1 and a zero Brightness as none.
+// Zy zoom factors, ChannelShift the value added to every channel,
+// Brightness the PIL factor. The zero value is the identity: zero zoom
+// factors count as 1, and a zero ChannelShift or Brightness as none.
 type Transform struct {
 	Theta, Tx, Ty, Shear, Zx, Zy float64
 	FlipH, FlipV                 bool
+	ChannelShift                 float64
 	Brightness                   float64
 	Legacy112                    bool
 }
@@ -119,7 +126,8 @@ type Transform struct {
 // Random draws a Transform for an h x w image in the order and with the
 // distributions of Keras' get_random_transform: theta, tx (height shift),
 // ty (width shift), shear, zx and zy, then two flip coins that are tossed
-// even when flipping is off, then brightness. p should be valid.
+// even when flipping is off, then the channel shift, then brightness. p
+// should be valid.
 func (p Params) Random(rng *rand.Rand, h, w int) Transform {
 	t := Transform{Zx: 1, Zy: 1, Legacy112: p.Legacy112}
 	if p.RotationRange != 0 {
@@ -148,6 +156,9 @@ func (p Params) Random(rng *rand.Rand, h, w int) Transform {
 	flipV := rng.Float64() < 0.5
 	t.FlipH = flipH && p.HorizontalFlip
 	t.FlipV = flipV && p.VerticalFlip
+	if r := p.ChannelShiftRange; r != 0 {
+		t.ChannelShift = uniform(rng, -r, r)
+	}
 	if b := p.BrightnessRange; b != [2]float64{} {
 		t.Brightness = uniform(rng, b[0], b[1])
 	}

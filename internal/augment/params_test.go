@@ -27,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{"brightness reversed", Params{BrightnessRange: [2]float64{1.5, 0.5}}, []string{"exceeds upper"}},
 		{"fill", Params{FillMode: "mirror"}, []string{`fill_mode "mirror"`}},
 		{"cval", Params{Cval: math.NaN()}, []string{"cval NaN"}},
+		{"channel shift negative", Params{ChannelShiftRange: -3}, []string{"channel_shift_range -3"}},
+		{"channel shift inf", Params{ChannelShiftRange: math.Inf(1)}, []string{"channel_shift_range +Inf"}},
 		{"several at once", Params{RotationRange: -1, FillMode: "edge"}, []string{"rotation_range", "fill_mode"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +70,8 @@ func TestParseParams(t *testing.T) {
 				FillMode: FillConstant, Cval: 7, Legacy112: true},
 		},
 		{in: "brightness_range=None, rescale=None, zoom_range=0", want: Params{}},
+		{in: "channel_shift_range=25.5, rescale=1./255", want: Params{ChannelShiftRange: 25.5, Rescale: 1. / 255}},
+		{in: "channel_shift_range=[10, 20]", wantErr: "channel_shift_range"},
 		{in: "width_shift_range=[-1, 0, 1]", wantErr: "list form"},
 		{in: "rotation=20", wantErr: "unknown key"},
 		{in: "rotation_range=20, rotation_range=30", wantErr: "given twice"},
@@ -100,7 +104,8 @@ func TestStringRoundTrip(t *testing.T) {
 		{},
 		{RotationRange: 12.5, WidthShiftRange: 0.15, HeightShiftRange: 4, ShearRange: 3,
 			ZoomRange: [2]float64{0.75, 1.1}, HorizontalFlip: true, VerticalFlip: true,
-			BrightnessRange: [2]float64{0.3, 1.7}, FillMode: FillWrap, Cval: -2, Rescale: 1. / 255, Legacy112: true},
+			ChannelShiftRange: 30, BrightnessRange: [2]float64{0.3, 1.7}, FillMode: FillWrap, Cval: -2,
+			Rescale: 1. / 255, Legacy112: true},
 		{FillMode: FillConstant, Cval: 0.1},
 	} {
 		s := p.String()

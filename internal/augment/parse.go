@@ -91,6 +91,8 @@ func (p *Params) set(key, val string) error {
 				p.ZoomRange = ZoomRangeOf(z)
 			}
 		}
+	case "channel_shift_range":
+		p.ChannelShiftRange, err = parseNumber(val)
 	case "brightness_range":
 		if isNone(val) {
 			p.BrightnessRange = [2]float64{}
@@ -115,7 +117,7 @@ func (p *Params) set(key, val string) error {
 		}
 	default:
 		return errors.New("unknown key; known: rotation_range, width_shift_range, height_shift_range, " +
-			"shear_range, zoom_range, horizontal_flip, vertical_flip, brightness_range, fill_mode, cval, rescale, legacy112")
+			"shear_range, zoom_range, channel_shift_range, horizontal_flip, vertical_flip, brightness_range, fill_mode, cval, rescale, legacy112")
 	}
 	return err
 }
@@ -204,6 +206,7 @@ func (p Params) String() string {
 	num("height_shift_range", p.HeightShiftRange)
 	num("shear_range", p.ShearRange)
 	pair("zoom_range", p.ZoomRange)
+	num("channel_shift_range", p.ChannelShiftRange)
 	flag("horizontal_flip", p.HorizontalFlip)
 	flag("vertical_flip", p.VerticalFlip)
 	pair("brightness_range", p.BrightnessRange)

@@ -23,7 +23,8 @@ func TestRandomZeroParamsIsIdentity(t *testing.T) {
 func TestRandomRanges(t *testing.T) {
 	const h, w, draws = 40, 100, 20000
 	p := Params{RotationRange: 30, HeightShiftRange: 0.25, WidthShiftRange: 0.1, ShearRange: 8,
-		ZoomRange: [2]float64{0.7, 1.4}, BrightnessRange: [2]float64{0.5, 1.5}, HorizontalFlip: true, VerticalFlip: true}
+		ZoomRange: [2]float64{0.7, 1.4}, ChannelShiftRange: 40, BrightnessRange: [2]float64{0.5, 1.5},
+		HorizontalFlip: true, VerticalFlip: true}
 	type stat struct {
 		name   string
 		lo, hi float64
@@ -36,6 +37,7 @@ func TestRandomRanges(t *testing.T) {
 		{"Shear", -8, 8, func(t Transform) float64 { return t.Shear }},
 		{"Zx", 0.7, 1.4, func(t Transform) float64 { return t.Zx }},
 		{"Zy", 0.7, 1.4, func(t Transform) float64 { return t.Zy }},
+		{"ChannelShift", -40, 40, func(t Transform) float64 { return t.ChannelShift }},
 		{"Brightness", 0.5, 1.5, func(t Transform) float64 { return t.Brightness }},
 		{"FlipH", 0, 1, func(t Transform) float64 { return b2f(t.FlipH) }},
 		{"FlipV", 0, 1, func(t Transform) float64 { return b2f(t.FlipV) }},
@@ -123,8 +125,25 @@ func TestRandomDrawOrder(t *testing.T) {
 			}
 		}
 	}
-	// And a real zoom consumes two draws, so brightness moves on.
+	// Keras draws the channel shift after the flip coins and before
+	// brightness: one draw, so brightness takes the next number.
 	a, b := newRand(11), newRand(11)
+	shifted := base
+	shifted.ChannelShiftRange = 50
+	for range 50 {
+		ta, tb := base.Random(a, 8, 8), shifted.Random(b, 8, 8)
+		if ta.Theta != tb.Theta || ta.Shear != tb.Shear {
+			t.Fatalf("channel shift moved earlier draws: %+v vs %+v", ta, tb)
+		}
+		// tb's channel shift took the number ta's brightness got.
+		u := (ta.Brightness - 0.5) / 1.0
+		if want := -50 + 100*u; math.Abs(tb.ChannelShift-want) > 1e-9 {
+			t.Fatalf("channel shift %v, want %v (the draw after the flip coins)", tb.ChannelShift, want)
+		}
+		a.Float64() // keep the two generators in step: ta drew one number fewer
+	}
+	// And a real zoom consumes two draws, so brightness moves on.
+	a, b = newRand(11), newRand(11)
 	zoomed := base
 	zoomed.ZoomRange = [2]float64{0.9, 1.1}
 	if base.Random(a, 8, 8).Brightness == zoomed.Random(b, 8, 8).Brightness {

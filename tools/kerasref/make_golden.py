@@ -12,9 +12,13 @@ option.
 
 Run from the repository root with Debian's Python:
     /usr/bin/python3 tools/kerasref/make_golden.py
-It rewrites internal/augment/testdata/keras3.json and legacy112.json.
+It rewrites internal/augment/testdata/keras3.json.gz and legacy112.json.gz.
+With --check-installed it first runs every legacy112 case through an
+installed keras_preprocessing as well (apt-get install
+python3-keras-preprocessing) and stops if any value differs.
 """
 
+import gzip
 import json
 import os
 import sys
@@ -128,10 +132,22 @@ def brightness_shift(x, brightness, legacy):
     return x
 
 
+def channel_shift(x, intensity):
+    """apply_channel_shift (the same in 1.1.2 and Keras 3): one intensity for
+    every channel, clipped to the range of the whole image."""
+    lo, hi = np.min(x), np.max(x)
+    # A Python float added to a float32 array stays float32 in numpy, both
+    # before and after NEP 50.
+    return np.stack([np.clip(x[:, :, k] + intensity, lo, hi)
+                     for k in range(x.shape[2])], axis=2)
+
+
 def apply_transform(x, t, fill_mode, cval, legacy):
     """ImageDataGenerator.apply_transform, channels_last."""
     x = affine(x, t["theta"], t["tx"], t["ty"], t["shear"], t["zx"], t["zy"],
                fill_mode, cval, legacy)
+    if t["channel_shift"] is not None:
+        x = channel_shift(x, float(t["channel_shift"]))
     if t["flip_h"]:
         x = np.flip(x, 1)
     if t["flip_v"]:
@@ -160,13 +176,27 @@ INPUTS = {
     "signed16x12": pattern(16, 12, 3, -1.0, 1.0),
     "hdr16x12": pattern(16, 12, 3, -20.0, 300.0),
     "row1x5": pattern(1, 5, 1),
+    # Non-square, both ways round: a swapped axis, a pivot on the wrong side
+    # or a round trip through PIL that transposed would show here and not on
+    # the square-ish inputs above.
+    "rgb12x20": pattern(12, 20, 3),
+    "rgb20x12": pattern(20, 12, 3),
+    "rgb48x64": pattern(48, 64, 3),
+    "rgb64x48": pattern(64, 48, 3),
+    # Inside 0..255 but not touching either end, as most photos: 1.1.2's
+    # brightness stretches it to 0..255 first, Keras 3's leaves it alone.
+    "mid48x64": np.round(pattern(48, 64, 3, 21.5, 233.25)),
+    "unit20x12": pattern(20, 12, 3, 0.0, 1.0),
+    "gray20x12": pattern(20, 12, 1),
+    "rgba12x20": pattern(12, 20, 4),
 }
 
 
 def T(theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, flip_h=False,
-      flip_v=False, brightness=None):
+      flip_v=False, channel_shift=None, brightness=None):
     return dict(theta=theta, tx=tx, ty=ty, shear=shear, zx=zx, zy=zy,
-                flip_h=flip_h, flip_v=flip_v, brightness=brightness)
+                flip_h=flip_h, flip_v=flip_v, channel_shift=channel_shift,
+                brightness=brightness)
 
 
 MODES = ["nearest", "constant", "reflect", "wrap"]
@@ -223,6 +253,63 @@ def combined_cases():
     ]
 
 
+def channel_shift_cases():
+    return [
+        ("chshift_up", "rgb16x12", T(channel_shift=37.3), "nearest", 0.0),
+        ("chshift_down", "rgb16x12", T(channel_shift=-81.9), "nearest", 0.0),
+        ("chshift_gray", "gray16x12", T(channel_shift=12.25), "nearest", 0.0),
+        ("chshift_rgba", "rgba9x14", T(channel_shift=-20.5), "nearest", 0.0),
+        ("chshift_signed", "signed16x12", T(channel_shift=0.3137), "nearest", 0.0),
+        ("chshift_hdr", "hdr16x12", T(channel_shift=-55.5), "nearest", 0.0),
+        # A constant fill outside the image's range widens the clip range.
+        ("chshift_after_constant", "rgb16x12",
+         T(tx=4.5, ty=-3.0, channel_shift=60.0), "constant", 300.0),
+        ("chshift_flip_bright", "rgb16x12",
+         T(flip_h=True, flip_v=True, channel_shift=-15.0, brightness=1.3),
+         "nearest", 0.0),
+    ]
+
+
+def nonsquare_cases():
+    cases = []
+    for inp in ("rgb12x20", "rgb20x12"):
+        for m in MODES:
+            cases.append(("ns_rotate_%s_%s" % (m, inp), inp, T(theta=19.4), m, 23.0))
+            cases.append(("ns_shift_%s_%s" % (m, inp), inp, T(tx=4.6, ty=-7.2), m, 23.0))
+        cases += [
+            ("ns_shear_%s" % inp, inp, T(shear=-14.0), "reflect", 0.0),
+            ("ns_zoomin_%s" % inp, inp, T(zx=0.77, zy=0.86), "nearest", 0.0),
+            ("ns_zoomout_%s" % inp, inp, T(zx=1.3, zy=1.15), "constant", 9.0),
+            ("ns_flip_h_%s" % inp, inp, T(flip_h=True), "nearest", 0.0),
+            ("ns_flip_v_%s" % inp, inp, T(flip_v=True), "nearest", 0.0),
+            ("ns_flips_rotate_%s" % inp, inp, T(theta=-7.0, flip_h=True, flip_v=True),
+             "wrap", 0.0),
+            ("ns_chshift_%s" % inp, inp, T(channel_shift=-44.4), "nearest", 0.0),
+        ]
+    cases += [
+        ("ns_gray_rotate_zoom", "gray20x12", T(theta=33.0, zx=1.1, zy=0.9), "reflect", 0.0),
+        ("ns_rgba_shear_shift", "rgba12x20", T(shear=9.0, tx=-2.2, ty=3.1), "constant", 40.0),
+    ]
+    for inp in ("mid48x64", "unit20x12"):
+        cases += [
+            ("ns_bright_dim_%s" % inp, inp, T(brightness=0.71), "nearest", 0.0),
+            ("ns_bright_up_%s" % inp, inp, T(brightness=1.37), "nearest", 0.0),
+        ]
+    cases += [
+        ("ns_bright_up_rgb64x48", "rgb64x48", T(brightness=1.37), "nearest", 0.0),
+        ("ns_chshift_bright_rgb64x48", "rgb64x48",
+         T(channel_shift=9.5, brightness=1.12), "nearest", 0.0),
+        ("ns_chshift_bright_unit20x12", "unit20x12",
+         T(channel_shift=0.05, brightness=0.9), "nearest", 0.0),
+    ]
+    for inp in ("rgb48x64", "rgb64x48"):
+        cases.append(("ns_combined_%s" % inp, inp,
+                      T(theta=-11.0, tx=3.4, ty=-5.9, shear=4.2, zx=0.93, zy=1.08,
+                        flip_h=True, channel_shift=-18.0, brightness=1.21),
+                      "reflect", 0.0))
+    return cases
+
+
 def shortest(v):
     # Shortest decimal that reads back as the same float32.
     return float(np.format_float_positional(np.float32(v), unique=True))
@@ -251,20 +338,60 @@ def render(cases, legacy):
     return out
 
 
+def check_installed(cases):
+    """Compares the 1.1.2 re-implementation with an installed
+    keras_preprocessing (Debian's python3-keras-preprocessing is 1.1.0, whose
+    affine_transformations.py, array_to_img, img_to_array and
+    ImageDataGenerator.apply_transform are the same as 1.1.2's)."""
+    from keras_preprocessing.image import ImageDataGenerator
+    worst = 0.0
+    for name, inp, t, mode, cval in cases:
+        gen = ImageDataGenerator(fill_mode=mode, cval=cval)
+        params = dict(theta=t["theta"], tx=t["tx"], ty=t["ty"], shear=t["shear"],
+                      zx=t["zx"], zy=t["zy"], flip_horizontal=t["flip_h"],
+                      flip_vertical=t["flip_v"], brightness=t["brightness"],
+                      channel_shift_intensity=t["channel_shift"])
+        real = gen.apply_transform(INPUTS[inp].copy(), params).astype(np.float32)
+        ours = apply_transform(INPUTS[inp].copy(), t, mode, cval, True)
+        d = float(np.max(np.abs(real - ours)))
+        worst = max(worst, d)
+        if d != 0:
+            print("check-installed: %s differs by %g" % (name, d))
+    print("check-installed: %d legacy112 cases against keras_preprocessing %s, "
+          "largest difference %g" % (len(cases), keras_version(), worst))
+    if worst != 0:
+        sys.exit(1)
+
+
+def keras_version():
+    import keras_preprocessing
+    return getattr(keras_preprocessing, "__version__", "?")
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
-    everything = affine_cases() + brightness_cases() + combined_cases()
-    legacy = [c for c in everything if c[0] in {
+    square = affine_cases() + brightness_cases() + combined_cases()
+    everything = square + channel_shift_cases() + nonsquare_cases()
+    legacy = [c for c in square if c[0] in {
         "rotate_nearest", "shift_constant", "farshift_reflect", "row_shift_wrap",
         "shear_nearest", "zoomin_reflect", "zoomout_wrap", "flip_both",
         "bright_dim", "bright_signed", "bright_hdr", "bright_rgba",
         "combined_reflect", "combined_constant"}]
+    legacy += [c for c in channel_shift_cases() if c[0] in {
+        "chshift_up", "chshift_signed", "chshift_after_constant",
+        "chshift_flip_bright"}]
+    legacy += nonsquare_cases()
+    if "--check-installed" in sys.argv:
+        check_installed(legacy)
     for fname, cases, leg in (("keras3.json", everything, False),
                               ("legacy112.json", legacy, True)):
-        path = os.path.join(OUT_DIR, fname)
-        with open(path, "w") as f:
-            json.dump(render(cases, leg), f, separators=(",", ":"))
-            f.write("\n")
+        path = os.path.join(OUT_DIR, fname + ".gz")
+        text = json.dumps(render(cases, leg), separators=(",", ":")) + "\n"
+        # Gzipped (mtime 0, so a rerun writes the same bytes): the
+        # non-square cases are large as text and compress about five-fold.
+        with open(path, "wb") as raw, gzip.GzipFile(
+                filename=fname, mode="wb", fileobj=raw, mtime=0) as f:
+            f.write(text.encode())
         print("wrote", os.path.relpath(path), len(cases), "cases")
 
 
