@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -262,7 +263,11 @@ func TestRunInterruptedContinues(t *testing.T) {
 	}
 	// Slow the training down enough to be caught in the act.
 	cfg, _ := os.ReadFile(filepath.Join(dir, "scour.yaml"))
-	cfg = []byte(strings.Replace(string(cfg), "epochs: 10", "epochs: 200\n  patience: 0", 1))
+	epochs := regexp.MustCompile(`(?m)^  epochs: \d+`)
+	if !epochs.Match(cfg) {
+		t.Fatal("examples/offline/scour.yaml sets no train.epochs for this test to raise")
+	}
+	cfg = epochs.ReplaceAll(cfg, []byte("  epochs: 200\n  patience: 0"))
 	os.WriteFile(filepath.Join(dir, "scour.yaml"), cfg, 0o644)
 
 	c := scourCmd("-C", dir, "-q", "run", "--json")
@@ -293,7 +298,7 @@ func TestRunInterruptedContinues(t *testing.T) {
 		t.Fatalf("interrupted run: %v, want exit %d", err, exitInterrupted)
 	}
 	// Finish quickly: fewer epochs is a new training config, the rest stands.
-	cfg = []byte(strings.Replace(string(cfg), "epochs: 200", "epochs: 3", 1))
+	cfg = epochs.ReplaceAll(cfg, []byte("  epochs: 3"))
 	os.WriteFile(filepath.Join(dir, "scour.yaml"), cfg, 0o644)
 	c = scourCmd("-C", dir, "run", "--json")
 	b, err := c.Output()
