@@ -3,6 +3,8 @@ package clean
 import (
 	"fmt"
 	"math"
+
+	"github.com/scour-dev/scour/internal/nn"
 )
 
 // Misfiled images: a tug in the destroyers folder. Each class gets a
@@ -12,8 +14,9 @@ import (
 // (an out-of-fold judgement: an image cannot vouch for its own class). It
 // is nearest-centroid classification, the transfer head that needs no
 // training loop: one pass over every image per class, O(n·classes·d), no
-// pairs. (A trained k-fold logistic head has not been tried against it.)
-// What it misses is classes that look alike (see Config's MisfiledZ).
+// pairs. On classes that look alike it also flags photos that are where
+// they belong, so a trained out-of-fold head (see outOfFold) must agree
+// before an image is flagged, and names the class it suggests.
 
 // classSums is a class's robust centre kept as sums, so that one image can
 // be left out of it.
@@ -53,8 +56,8 @@ func (cs classSums) centreWithout(i int, v view) centre {
 
 // misfiledScores is, for each view of each class, its score against the
 // best other class's centre minus its score against its own class's
-// centre without it, and the index of that other class (-1 with one class).
-func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin, ownScore [][]float64, best [][]int) {
+// centre without it.
+func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin, ownScore [][]float64) {
 	sums := make([]classSums, len(classes))
 	centres := make([]centre, len(classes))
 	for c, vs := range classes {
@@ -65,9 +68,9 @@ func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin
 		sums[c] = newClassSums(vs, p, dims, embDim)
 		centres[c] = centre{labels: unitSum(sums[c].labels), emb: unitSum(sums[c].emb)}
 	}
-	margin, ownScore, best = make([][]float64, len(classes)), make([][]float64, len(classes)), make([][]int, len(classes))
+	margin, ownScore = make([][]float64, len(classes)), make([][]float64, len(classes))
 	for c, vs := range classes {
-		margin[c], ownScore[c], best[c] = make([]float64, len(vs)), make([]float64, len(vs)), make([]int, len(vs))
+		margin[c], ownScore[c] = make([]float64, len(vs)), make([]float64, len(vs))
 		for i, v := range vs {
 			own := sums[c].centreWithout(i, v).score(v)
 			ownScore[c][i] = own
@@ -80,13 +83,12 @@ func misfiledScores(classes [][]view, pinned [][]bool, dims, embDim int) (margin
 					b, bs = o, s
 				}
 			}
-			best[c][i] = b
 			if b >= 0 {
 				margin[c][i] = bs - own
 			}
 		}
 	}
-	return margin, ownScore, best
+	return margin, ownScore
 }
 
 // minMisfiledMargin: however the project's margins spread, an image must be
@@ -141,7 +143,7 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 		return
 	}
 	views, pinned, judged := standardised(members)
-	margin, _, best := misfiledScores(views, pinned, 0, len(views[0][0].emb))
+	margin, _ := misfiledScores(views, pinned, 0, len(views[0][0].emb))
 	var all []float64
 	for c := range margin {
 		for i, m := range margin[c] {
@@ -152,20 +154,47 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 	}
 	st := robustStats(all)
 	th := max(minMisfiledMargin, st.Median+r.cfg.OffTopic.MisfiledZ*st.Sigma)
+	// The head learns from the images the centres do not already doubt
+	// (nor off-topic ones, nor those a person rejected): a few swapped
+	// kayaks left among the destroyers would teach it that kayaks are
+	// destroyers, and the suspects are the images it is asked about.
+	train := make([][]bool, len(judged))
+	for c := range judged {
+		train[c] = make([]bool, len(judged[c]))
+		for i, it := range judged[c] {
+			_, off := it.flags[ReasonOffTopic]
+			train[c][i] = !off && (margin[c][i] < th || it.decision == DecisionKeep)
+		}
+	}
+	probs, err := outOfFold(views, train)
+	if err != nil {
+		r.warn("misfiled check skipped: the out-of-fold class head could not be fitted: " + err.Error() + "; check the cached embeddings (scour clean --relabel) and run clean again")
+		return
+	}
 	for c := range margin {
 		for i, m := range margin[c] {
 			it := judged[c][i]
 			it.score.Misfiled, it.score.MisfiledThreshold = m, th
-			if best[c][i] >= 0 {
-				it.score.Suggest = classes[best[c][i]]
+			// The head names the class: on six boats classes with 5%
+			// swapped it was right 0.96-1.00 of the time, the nearest
+			// other centre 0.86-0.93.
+			p := probs[c][i]
+			sug := -1
+			for o, q := range p {
+				if o != c && (sug < 0 || q > p[sug]) {
+					sug = o
+				}
+			}
+			if sug >= 0 {
+				it.score.Suggest = classes[sug]
 			}
 			_, offTopic := it.flags[ReasonOffTopic]
-			if m < th || it.decision != "" || offTopic || best[c][i] < 0 {
+			if m < th || p[c] >= maxOwnProbability || it.decision != "" || offTopic || sug < 0 {
 				continue
 			}
-			it.flag(Flag{Reason: ReasonMisfiled, Score: m, Method: "nearest-class",
-				Detail: fmt.Sprintf("suggest %s: %.3f closer to that class than to its own (threshold %.3f, %g robust standard deviations above the project's median %.3f)",
-					classes[best[c][i]], m, th, r.cfg.OffTopic.MisfiledZ, st.Median)})
+			it.flag(Flag{Reason: ReasonMisfiled, Score: m, Method: "nearest-class+head",
+				Detail: fmt.Sprintf("suggest %s (%.2f): %.3f closer to that class than to its own (threshold %.3f, %g robust standard deviations above the project's median %.3f), and a head fitted without it gives its own class %.2f (below %.2f)",
+					classes[sug], p[sug], m, th, r.cfg.OffTopic.MisfiledZ, st.Median, p[c], maxOwnProbability)})
 		}
 	}
 }
@@ -211,4 +240,132 @@ func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged []
 		}
 	}
 	return views, pinned, judged
+}
+
+// maxOwnProbability: the second opinion. A misfiled image must also be one
+// that a head fitted without it gives its own class less than one chance
+// in ten. Look-alike classes (fishing boats, security boats, tugs) have
+// photos that sit nearer another class's centre and still resemble their
+// own class to the head; a swapped photo does not. Measured with 5% swaps
+// (precision/recall/suggestion right): six distinct boats classes
+// 1.00/0.90/0.93 with the centres alone, 1.00/0.90/1.00 with the head too;
+// with fishing boats, security boats and tugs among them 0.62/0.75/0.86
+// alone, 0.72/0.75/0.90 with the head.
+const maxOwnProbability = 0.1
+
+// Out-of-fold head: multinomial logistic regression (softmax) on the
+// standardised embeddings, fitted with L-BFGS on four fifths of the project
+// and asked about the fifth it did not see, five times over. Images are
+// dealt into the folds in turn within each class, so every fold's fit sees
+// every class. Each L2 penalty of headL2Grid (scikit-learn's C =
+// 1/(L2·n), on embeddings scaled to unit variance per dimension) is tried,
+// and the one whose held-out probabilities fit the trusted images' classes
+// best is kept: the probabilities are then calibrated on the project
+// itself, so maxOwnProbability means the same in a small project as in a
+// large one (30 images per class chose 0.01, 100 per class 0.01 or 0.1).
+// The cost is 4 penalties × 5 folds × (30-75 loss evaluations, each
+// 4·n·classes·d multiply-adds): about 25 GFLOP for 1,000 images in six
+// classes with 1280-wide embeddings, seconds on one core, well under what
+// labelling those images cost.
+var headL2Grid = []float64{0.01, 0.1, 1, 10}
+
+const (
+	headFolds = 5
+	headIters = 100
+)
+
+// outOfFold returns each view's class probabilities from a head that did
+// not see it, with the penalty of headL2Grid whose out-of-fold
+// probabilities give the images' own classes the lowest cross-entropy.
+// Views whose train is false (the suspects) are predicted but never fitted
+// on, nor counted in that fit.
+func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
+	var best [][][]float64
+	bestLoss := math.Inf(1)
+	for _, l2 := range headL2Grid {
+		probs, err := outOfFoldAt(views, train, l2)
+		if err != nil {
+			return nil, err
+		}
+		var loss float64
+		for c := range probs {
+			for i, p := range probs[c] {
+				if train[c][i] {
+					loss -= math.Log(max(p[c], 1e-12))
+				}
+			}
+		}
+		if loss < bestLoss {
+			best, bestLoss = probs, loss
+		}
+	}
+	return best, nil
+}
+
+func outOfFoldAt(views [][]view, train [][]bool, l2 float64) ([][][]float64, error) {
+	dim := len(views[0][0].emb)
+	// The views are unit vectors; this puts each dimension back near unit
+	// variance, the scale the penalties of headL2Grid are meant for.
+	scale := float32(math.Sqrt(float64(dim)))
+	probs := make([][][]float64, len(views))
+	for c := range views {
+		probs[c] = make([][]float64, len(views[c]))
+	}
+	type at struct{ c, i int }
+	for f := range headFolds {
+		var x, xt []float32
+		var y []int32
+		var test []at
+		for c, vs := range views {
+			for i, v := range vs {
+				switch {
+				case i%headFolds == f:
+					test = append(test, at{c, i})
+					for _, e := range v.emb {
+						xt = append(xt, e*scale)
+					}
+				case train[c][i]:
+					for _, e := range v.emb {
+						x = append(x, e*scale)
+					}
+					y = append(y, int32(c))
+				}
+			}
+		}
+		if len(test) == 0 {
+			continue
+		}
+		if len(y) == 0 {
+			// Every image is in doubt: the head has nothing to say.
+			for _, t := range test {
+				probs[t.c][t.i] = make([]float64, len(views))
+				for j := range probs[t.c][t.i] {
+					probs[t.c][t.i][j] = 1 / float64(len(views))
+				}
+			}
+			continue
+		}
+		m, err := nn.Build(nn.Spec{Kernel: 3}, nn.Shape{H: 1, W: 1, C: dim}, len(views), 1)
+		if err != nil {
+			return nil, fmt.Errorf("misfiled head: %w", err)
+		}
+		// Softmax regression is convex: start at zero, where every class
+		// is equally likely, and the fit is the same on every run.
+		m.ZeroWeights()
+		if _, err := (nn.LBFGS{L2: l2, MaxIter: headIters}).Fit(m, x, y, nil); err != nil {
+			return nil, fmt.Errorf("misfiled head, fold %d of %d: %w", f+1, headFolds, err)
+		}
+		p, err := m.Predict(xt, len(test))
+		if err != nil {
+			return nil, fmt.Errorf("misfiled head, fold %d of %d: %w", f+1, headFolds, err)
+		}
+		for k, t := range test {
+			row := make([]float64, len(views))
+			for j := range row {
+				row[j] = float64(p[k*len(views)+j])
+			}
+			probs[t.c][t.i] = row
+		}
+	}
+	return probs, nil
 }
