@@ -35,7 +35,7 @@ nothing for images already seen: labels and measurements are cached by content
 hash. The recognizer runs in-process (MobileNetV2 via ONNX Runtime); without
 the runtime the pixel checks and hash duplicates still run.
 
-`+pipeline.HelpOffTopic,
+` + pipeline.HelpOffTopic,
 		Example: `  scour clean --dry-run      # what would move, and why
   scour clean
   scour clean --labeler rekognition --yes   # AWS Rekognition, as the original workflow`,

@@ -56,7 +56,6 @@ const (
 	attrInt           = 2
 	attrInts          = 7
 	tensorFloat       = 1
-	tensorInt64       = 7
 	irVersion         = 7
 	opsetVersion      = 12
 )
@@ -129,14 +128,12 @@ func (n node) encode() []byte {
 	return b
 }
 
-// tensor is an initializer: float32 or int64 data, stored as raw
-// little-endian bytes.
+// tensor is an initializer: float32 data, stored as raw little-endian
+// bytes.
 type tensor struct {
-	name  string
-	dims  []int64
-	f32   []float32
-	i64   []int64
-	isInt bool
+	name string
+	dims []int64
+	f32  []float32
 }
 
 func (t tensor) encode() []byte {
@@ -144,19 +141,10 @@ func (t tensor) encode() []byte {
 	for _, d := range t.dims {
 		b = appendVarint(b, fTensorDims, uint64(d))
 	}
-	var raw []byte
-	if t.isInt {
-		b = appendVarint(b, fTensorDataType, tensorInt64)
-		raw = make([]byte, 0, 8*len(t.i64))
-		for _, v := range t.i64 {
-			raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
-		}
-	} else {
-		b = appendVarint(b, fTensorDataType, tensorFloat)
-		raw = make([]byte, 0, 4*len(t.f32))
-		for _, v := range t.f32 {
-			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
-		}
+	b = appendVarint(b, fTensorDataType, tensorFloat)
+	raw := make([]byte, 0, 4*len(t.f32))
+	for _, v := range t.f32 {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
 	}
 	b = appendString(b, fTensorName, t.name)
 	return appendBytes(b, fTensorRawData, raw)
@@ -201,4 +189,3 @@ func (g *graph) floats(name string, dims []int64, v []float32) string {
 	g.inits = append(g.inits, tensor{name: name, dims: dims, f32: v})
 	return name
 }
-
