@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -174,10 +173,10 @@ chose and the fit times. Needs ONNX Runtime (.ci/onnxruntime.sh) and the
 shared test data (--shared, or SCOUR_SHARED).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var text strings.Builder
-			w := io.Writer(&text)
-			if !g.json {
-				w = os.Stdout
+			// The table is for people; --json prints the results instead.
+			w := io.Writer(os.Stdout)
+			if g.json {
+				w = io.Discard
 			}
 			r, err := bench.Head(cmd.Context(), w, o)
 			if err != nil {
