@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/suggest"
 )
@@ -214,8 +215,8 @@ func (c *Config) Validate() error {
 		if cl.Name == "" {
 			return fmt.Errorf("class %d has no name", i+1)
 		}
-		if !validName(cl.Name) {
-			return fmt.Errorf("class name %q: use letters, digits, '-', '_' and '.' only (it becomes a folder name)", cl.Name)
+		if p := classname.Problem(cl.Name); p != "" {
+			return fmt.Errorf("class %d: the name %q %s", i+1, cl.Name, p)
 		}
 		if seen[cl.Name] {
 			return fmt.Errorf("class %q is listed twice", cl.Name)
@@ -224,6 +225,9 @@ func (c *Config) Validate() error {
 		if cl.Target < 0 {
 			return fmt.Errorf("class %q: target must be >= 0", cl.Name)
 		}
+	}
+	if err := classname.Check(c.ClassNames()); err != nil {
+		return err
 	}
 	for i, s := range c.Sources {
 		switch s.Engine {
@@ -270,15 +274,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("store %q: use local or s3://bucket/prefix", c.Store)
 	}
 	return nil
-}
-
-func validName(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return s != "." && s != ".."
 }
 
 // ClassNames lists the classes in file order.

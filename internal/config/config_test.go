@@ -55,7 +55,10 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 		{"bad engine", "classes: [{name: a}]\nsources: [{engine: bign}]\n", []string{`unknown engine "bign"`, `did you mean "bing"`}},
 		{"urls without path", "classes: [{name: a}]\nsources: [{engine: urls}]\n", []string{"needs a path"}},
 		{"class twice", "classes: [{name: a}, {name: a}]\n", []string{"listed twice"}},
-		{"bad class name", "classes: [{name: 'a/b'}]\n", []string{"letters, digits"}},
+		{"class name with a newline", "classes: [{name: \"a\\nb\"}]\n", []string{"class 1", "control character"}},
+		{"class name with a trailing space", "classes: [{name: 'ships '}]\n", []string{`"ships "`, "remove it"}},
+		{"class names sharing a folder", "classes: [{name: Cruise Ships}, {name: Cruise_Ships}]\n", []string{`"Cruise Ships" and "Cruise_Ships"`, "rename one"}},
+		{"class names equal but for case", "classes: [{name: Ship}, {name: ship}]\n", []string{`"Ship" and "ship"`, "macOS and Windows"}},
 		{"unknown class in source", "classes: [{name: a}]\nsources: [{engine: bing, classes: [b]}]\n", []string{`class "b"`}},
 		{"not yaml", "classes: [\n", []string{"scour.yaml"}},
 		{"bad store", "classes: [{name: a}]\nstore: ftp://x\n", []string{"s3://"}},
@@ -81,5 +84,15 @@ func TestParseSize(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
+	}
+}
+
+func TestFreeTextClassNames(t *testing.T) {
+	c, err := Parse("scour.yaml", []byte("classes:\n  - name: Cruise Ships\n  - name: 望遠鏡\n  - name: a/b\nsources: [{engine: bing, classes: [望遠鏡]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.ClassNames(), "|"); got != "Cruise Ships|望遠鏡|a/b" {
+		t.Errorf("class names %q: want them as written", got)
 	}
 }
