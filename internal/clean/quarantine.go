@@ -8,17 +8,19 @@ import (
 	"strings"
 
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/store"
 )
 
 // QuarantinePrefix is the store folder quarantined images move to:
-// quarantine/<reason>/<class>/<sha256>.<ext>.
+// quarantine/<reason>/<class folder>/<sha256>.<ext>, the class folder being
+// classname.Folder of the class.
 const QuarantinePrefix = "quarantine/"
 
 func quarantineKey(reason, class, sha, fromKey string) string {
-	return QuarantinePrefix + reason + "/" + class + "/" + sha + path.Ext(fromKey)
+	return QuarantinePrefix + reason + "/" + classname.Folder(class) + "/" + sha + path.Ext(fromKey)
 }
 
 // keptKey is where an image goes back to: where clean first found it, or
@@ -28,7 +30,7 @@ func keptKey(im catalog.Image, original string) string {
 	if original != "" {
 		return original
 	}
-	return "images/" + im.Class + "/" + im.SHA256 + path.Ext(im.Key)
+	return "images/" + classname.Folder(im.Class) + "/" + im.SHA256 + path.Ext(im.Key)
 }
 
 // Move is one image moved (or, in a dry run, to be moved) between store

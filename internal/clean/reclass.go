@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/store"
@@ -45,8 +45,8 @@ func Reclass(ctx context.Context, o ReclassOptions) (Move, error) {
 	if im.Class == o.Class {
 		return Move{}, fmt.Errorf("clean: reclass: image %s is in class %q: %w", o.SHA256, o.Class, ErrSameClass)
 	}
-	to := "images/" + o.Class + "/" + im.SHA256 + path.Ext(im.Key)
-	if err := store.ValidKey(to); err != nil || o.Class == "" || strings.ContainsAny(o.Class, `/\`) {
+	to := "images/" + classname.Folder(o.Class) + "/" + im.SHA256 + path.Ext(im.Key)
+	if err := store.ValidKey(to); err != nil || o.Class == "" {
 		return Move{}, errkind.Permanent(fmt.Errorf("clean: reclass: %q cannot be a class folder: name one of the project's classes", o.Class))
 	}
 	prevOriginal, err := o.Catalog.CleanOriginalKey(ctx, im.SHA256)

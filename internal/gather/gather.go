@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/fetch"
 	"github.com/scour-dev/scour/internal/imaging"
@@ -497,9 +498,10 @@ func (g *Gatherer) fetchOne(ctx context.Context, row catalog.URLRow) done {
 	return d
 }
 
-// ImageKey is where an image's bytes live: by class, named by content.
+// ImageKey is where an image's bytes live: by class (its folder form, see
+// classname.Folder), named by content.
 func ImageKey(class, sha, format string) string {
-	return "images/" + class + "/" + sha + imaging.Ext(format)
+	return "images/" + classname.Folder(class) + "/" + sha + imaging.Ext(format)
 }
 
 // writer commits outcomes in batches: one transaction per batch keeps the

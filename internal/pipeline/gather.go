@@ -210,6 +210,7 @@ func GatherOptions(p *project.Project, only []string) (gather.Options, error) {
 		if s.Path != "" {
 			so.Path = p.Path(s.Path)
 		}
+		so.Classes = cfg.ClassNames()
 		eng, err := search.New(s.Engine, so)
 		if err != nil {
 			return o, err

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/errkind"
 )
 
@@ -24,7 +27,8 @@ var imageExts = map[string]bool{
 
 // NewFolder returns an engine that imports images already on disk, laid out
 // as Options.Path/<class>/**/<image>: the class is the name of the first
-// folder below the root. Options.Class restricts the import to one class;
+// folder below the root, as written ("Cruise Ships") or in its folder form
+// ("Cruise_Ships") when Options.Classes lists the class. Options.Class restricts the import to one class;
 // PageSize sets the page size (default 500). The query text is ignored.
 //
 // The walk is depth first in name order, so the same tree always gives the
@@ -48,19 +52,61 @@ func NewFolder(opts Options) (Engine, error) {
 	if !fi.IsDir() {
 		return nil, errkind.WithCause(errkind.Fatal(fmt.Errorf("folder: %s is not a folder", root)), "bad-config")
 	}
-	if opts.Class != "" {
-		if opts.Class != filepath.Base(opts.Class) || opts.Class == "." || opts.Class == ".." {
-			return nil, errkind.WithCause(errkind.Fatal(fmt.Errorf("folder: class %q must be the name of a folder directly in %s", opts.Class, root)), "bad-config")
+	f := &folder{root: root, class: opts.Class, classOf: folderClasses(append([]string{opts.Class}, opts.Classes...)), size: opts.PageSize, onSkip: opts.OnSkip}
+	if f.size <= 0 {
+		f.size = folderPageSize
+	}
+	if opts.Class != "" && !f.hasClassFolder() {
+		want := fmt.Sprintf("%q", opts.Class)
+		if sf := classname.Folder(opts.Class); sf != opts.Class {
+			want += fmt.Sprintf(" (or %q)", sf)
 		}
-		if fi, err := os.Stat(filepath.Join(root, opts.Class)); err != nil || !fi.IsDir() {
-			return nil, errkind.WithCause(errkind.Fatal(fmt.Errorf("folder: no class folder %q in %s (found: %s)", opts.Class, root, classList(root))), "bad-config")
+		return nil, errkind.WithCause(errkind.Fatal(fmt.Errorf("folder: no class folder %s in %s (found: %s)", want, root, classList(root))), "bad-config")
+	}
+	return f, nil
+}
+
+// folderClasses maps the subfolder names that stand for each class to the
+// class: the name as written, its NFC form (macOS writes names decomposed)
+// and its folder form, the one scour itself writes where a name cannot be
+// a folder as is. A name written exactly wins over another class's folder
+// form; config refuses classes whose folder forms collide.
+func folderClasses(classes []string) map[string]string {
+	m := make(map[string]string, 3*len(classes))
+	for _, c := range classes {
+		if c != "" {
+			m[classname.Folder(c)] = c
 		}
 	}
-	size := opts.PageSize
-	if size <= 0 {
-		size = folderPageSize
+	for _, c := range classes {
+		if c != "" {
+			m[norm.NFC.String(c)] = c
+			m[c] = c
+		}
 	}
-	return &folder{root: root, class: opts.Class, size: size, onSkip: opts.OnSkip}, nil
+	return m
+}
+
+// classOfDir is the class a subfolder of the root holds.
+func (f *folder) classOfDir(name string) string {
+	if c, ok := f.classOf[name]; ok {
+		return c
+	}
+	if c, ok := f.classOf[norm.NFC.String(name)]; ok {
+		return c
+	}
+	return name
+}
+
+// hasClassFolder reports whether the root holds a folder for f.class.
+func (f *folder) hasClassFolder() bool {
+	entries, _ := os.ReadDir(f.root)
+	for _, e := range entries {
+		if isDir(filepath.Join(f.root, e.Name()), e) && !hidden(e.Name()) && f.classOfDir(e.Name()) == f.class {
+			return true
+		}
+	}
+	return false
 }
 
 // classList names the class folders in root, for error messages.
@@ -79,10 +125,11 @@ func classList(root string) string {
 }
 
 type folder struct {
-	root   string
-	class  string
-	size   int
-	onSkip func(Skipped)
+	root    string
+	class   string
+	classOf map[string]string // subfolder name -> class, see folderClasses
+	size    int
+	onSkip  func(Skipped)
 }
 
 func (f *folder) Name() string { return "folder" }
@@ -164,12 +211,12 @@ func (p *folderPager) step() {
 		}
 	}
 	if isDir(path, e) {
-		if isRoot && p.f.class != "" && name != p.f.class {
-			return
-		}
 		class := top.class
 		if isRoot {
-			class = name
+			class = p.f.classOfDir(name)
+			if p.f.class != "" && class != p.f.class {
+				return
+			}
 		}
 		if err := p.push(path, class); err != nil {
 			p.skip(path, err.Error())

@@ -206,7 +206,7 @@ func TestFolderBadOptions(t *testing.T) {
 		{"missing", Options{Path: filepath.Join(root, "nope")}, "no such file"},
 		{"a file", Options{Path: file}, "not a folder"},
 		{"unknown class", Options{Path: root, Class: "dogs"}, `no class folder "dogs"`},
-		{"class with a path", Options{Path: root, Class: "../cats"}, "must be the name of a folder"},
+		{"class with a path", Options{Path: root, Class: "../dogs"}, `no class folder "../dogs" (or "dogs")`},
 	}
 	for _, tt := range tests {
 		_, err := NewFolder(tt.opts)
@@ -216,5 +216,52 @@ func TestFolderBadOptions(t *testing.T) {
 	}
 	if _, err := NewFolder(Options{Path: root, Class: "dogs"}); err == nil || !strings.Contains(err.Error(), "found: cats") {
 		t.Errorf("the error does not list the classes there: %v", err)
+	}
+}
+
+// A class folder is found under the class's name as written, decomposed (as
+// macOS writes names) or in its folder form, and its images carry the class
+// as written.
+func TestFolderFreeTextClasses(t *testing.T) {
+	root := t.TempDir()
+	mkfile(t, filepath.Join(root, "Cruise Ships", "a.jpg"))
+	mkfile(t, filepath.Join(root, "a_b", "b.jpg"))
+	mkfile(t, filepath.Join(root, "Cafe\u0301", "c.jpg"))
+	mkfile(t, filepath.Join(root, "望遠鏡", "d.jpg"))
+	mkfile(t, filepath.Join(root, "other", "e.jpg"))
+	classes := []string{"Cruise Ships", "a/b", "Caf\u00e9", "望遠鏡"}
+	eng, err := NewFolder(Options{Path: root, Classes: classes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := eng.Search(context.Background(), Query{})
+	got := map[string]string{}
+	for _, page := range readAll(t, p) {
+		for _, r := range page {
+			got[filepath.Base(r.Title)] = r.Class
+		}
+	}
+	want := map[string]string{"a.jpg": "Cruise Ships", "b.jpg": "a/b", "c.jpg": "Caf\u00e9", "d.jpg": "望遠鏡", "e.jpg": "other"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("classes by file %v, want %v", got, want)
+	}
+	for _, c := range classes {
+		one, err := NewFolder(Options{Path: root, Class: c})
+		if err != nil {
+			t.Fatalf("class %q alone: %v", c, err)
+		}
+		p, _ := one.Search(context.Background(), Query{})
+		n := 0
+		for _, page := range readAll(t, p) {
+			for _, r := range page {
+				if r.Class != c {
+					t.Errorf("class %q alone gave an image of %q", c, r.Class)
+				}
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("class %q alone gave %d images, want 1", c, n)
+		}
 	}
 }

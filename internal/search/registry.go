@@ -34,6 +34,11 @@ type Options struct {
 	Reader io.Reader
 	// Class restricts the folder engine to one class subfolder.
 	Class string
+	// Classes are the project's class names as written. The folder engine
+	// takes a subfolder named as a class is written, in either Unicode
+	// normalisation form, or as its folder form (classname.Folder), as that
+	// class; other subfolders keep their own name as their class.
+	Classes []string
 	// PageSize is the number of results per page for urls, folder and
 	// commons; 0 means the engine's default.
 	PageSize int
