@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 )
 
 // ImageFolderSummary says what WriteImageFolder wrote.
@@ -24,6 +24,9 @@ type ImageFolderSummary struct {
 	Unsplit    int            `json:"unsplit"`    // kept images the recorded split does not place, left out
 	Duplicates int            `json:"duplicates"` // kept rows whose bytes were already written
 	Bytes      int64          `json:"bytes"`      // image bytes written
+	// Renamed lists the classes whose folder is not their name as written
+	// ("name" -> folder), where the system or the name does not allow it.
+	Renamed []string `json:"renamed_classes,omitempty"`
 }
 
 // imageFolderSets maps the recorded split's sets to the folder names
@@ -67,7 +70,9 @@ type FolderMeta struct {
 // Hugging Face's imagefolder builder: dir/train/<class>/<sha256>.<ext>,
 // dir/validation/..., dir/test/..., by the recorded split (splitOf), with
 // one metadata.jsonl per set folder whose file_name is relative to it
-// ("<class>/<sha256>.<ext>"). Class folders are the class names as written.
+// ("<class>/<sha256>.<ext>"). Class folders are the class names as written
+// where the system allows it (classname.ExportFolder), else their folder
+// form; the class column always holds the name as written.
 // Kept images splitOf places nowhere are left out and counted in Unsplit; a
 // second kept row with the same bytes is left out too.
 //
@@ -94,12 +99,14 @@ func WriteImageFolder(ctx context.Context, rows Rows, open Opener, splitOf Split
 		}
 	}()
 	var img bytes.Buffer
+	classFolders := classname.NewExporter()
 	err = eachSplitSample(ctx, rows, splitOf, &sum.Duplicates, &sum.Unsplit, func(r catalog.ExportRow, sha [sha256.Size]byte, key, set string) error {
 		folder, ok := imageFolderSets[set]
 		if !ok {
 			return fmt.Errorf("image %s is in set %q, not one of train, val, test", key, set)
 		}
-		if err := checkClassFolder(r.Class); err != nil {
+		classFolder, err := classFolders.Folder(r.Class)
+		if err != nil {
 			return err
 		}
 		ext, err := imageExt(r)
@@ -109,7 +116,7 @@ func WriteImageFolder(ctx context.Context, rows Rows, open Opener, splitOf Split
 		if err := readVerified(&img, open, r.Key, sha); err != nil {
 			return err
 		}
-		name := r.Class + "/" + key + ext
+		name := classFolder + "/" + key + ext
 		if err := atomicfile.WriteFile(filepath.Join(stage, folder, filepath.FromSlash(name)), img.Bytes()); err != nil {
 			return err
 		}
@@ -147,6 +154,7 @@ func WriteImageFolder(ctx context.Context, rows Rows, open Opener, splitOf Split
 	if err == nil {
 		err = swapSets(dir, stage)
 	}
+	sum.Renamed = classFolders.Renamed()
 	if err != nil {
 		return sum, fmt.Errorf("imagefolder: %w", err)
 	}
@@ -190,14 +198,6 @@ func claimFolder(dir string) error {
 	return nil
 }
 
-// checkClassFolder refuses a class name that is not one plain folder name:
-// it would land outside its set folder, or be hidden from loaders.
-func checkClassFolder(class string) error {
-	if class == "" || class == "." || class == ".." || strings.HasPrefix(class, ".") || strings.ContainsAny(class, `/\`) {
-		return fmt.Errorf("class %q cannot be a folder name: rename it in scour.yaml", class)
-	}
-	return nil
-}
 
 // swapSets moves each set folder of the staging folder into dir, moving the
 // earlier export's folder of that name aside (into stage, which is removed

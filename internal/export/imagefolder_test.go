@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -174,13 +175,51 @@ func TestWriteImageFolderFailureKeepsEarlier(t *testing.T) {
 	if got := filesUnder(t, dir); !slices.Equal(got, before) {
 		t.Errorf("after a failed export the folder holds\n%q\nwant the earlier export\n%q", got, before)
 	}
-	for _, bad := range []string{"../x", "a/b", ".hidden", ""} {
-		g := &fixture{}
-		g.keptRow(t, bad, "png", 1)
-		if _, err := WriteImageFolder(context.Background(), g.iter(), g.store.open, allTrain, t.TempDir()); err == nil || !strings.Contains(err.Error(), "folder name") {
-			t.Errorf("class %q: got %v", bad, err)
+}
+
+// Class folders carry free-text names as written (on Linux); names that
+// cannot be one visible folder use their folder form and are reported,
+// and the class column keeps every name as written.
+func TestWriteImageFolderClassNames(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("exact class folders are for Linux")
+	}
+	g := &fixture{}
+	want := map[string]string{} // class -> folder
+	for i, c := range []struct{ class, folder string }{
+		{"Cruise Ships", "Cruise Ships"}, {"望遠鏡", "望遠鏡"}, {"../x", "x"}, {"a/b", "a_b"}, {".hidden", "hidden"},
+	} {
+		g.keptRow(t, c.class, "png", i+1)
+		want[c.class] = c.folder
+	}
+	sets := map[string]string{}
+	for i, r := range g.rows {
+		sets[r.SHA256] = []string{"train", "val", "test"}[i%3]
+	}
+	dir := t.TempDir()
+	sum, err := WriteImageFolder(context.Background(), g.iter(), g.store.open, func(sha string) string { return sets[sha] }, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range imageFolderOrder {
+		for _, m := range readFolderMeta(t, filepath.Join(dir, set, "metadata.jsonl")) {
+			class, name := m["class"].(string), m["file_name"].(string)
+			if folder, _, _ := strings.Cut(name, "/"); folder != want[class] {
+				t.Errorf("class %q is in folder %q, want %q", class, folder, want[class])
+			}
+			if _, err := os.Stat(filepath.Join(dir, set, name)); err != nil {
+				t.Error(err)
+			}
+			delete(want, class)
 		}
 	}
+	if len(want) > 0 {
+		t.Errorf("classes missing from metadata.jsonl: %v", want)
+	}
+	if got := strings.Join(sum.Renamed, "; "); got != `"../x" -> x; ".hidden" -> hidden; "a/b" -> a_b` {
+		t.Errorf("renamed: %s", got)
+	}
+	pythonReadsImageFolder(t, dir)
 }
 
 // pythonReadsImageFolder loads the export with Hugging Face datasets when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/scour-dev/scour/internal/export"
 	"github.com/scour-dev/scour/internal/onnxexport"
@@ -81,6 +82,9 @@ func ExportImageFolder(ctx context.Context, p *project.Project, dir string, even
 	sum, err := export.WriteImageFolder(ctx, export.CatalogRows(ctx, p.Catalog), open, splitOf, dir)
 	if err == nil {
 		warnUnsplit(events, sum.Unsplit)
+		if len(sum.Renamed) > 0 {
+			progress.Info(events, "export", "class folders that cannot carry the name as written here use its safe form: "+strings.Join(sum.Renamed, ", "))
+		}
 	}
 	return sum, err
 }

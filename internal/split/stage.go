@@ -7,9 +7,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/scour-dev/scour/internal/atomicfile"
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/store"
@@ -83,8 +85,11 @@ func Members(ctx context.Context, cat *catalog.Catalog, set string) ([]Member, e
 }
 
 // Export writes the split as the folder layout Keras and PyTorch loaders
-// expect: dir/<set>/<class>/<sha256>.<ext>. Files already there with the
-// right size are left alone, so an export can be resumed.
+// expect: dir/<set>/<class>/<sha256>.<ext>. The class folder is the class
+// name as written where the system allows it (Linux, a name without '/'),
+// so loaders show the classes as written, and its folder form
+// (classname.Folder) elsewhere, which events are told. Files already there
+// with the right size are left alone, so an export can be resumed.
 func Export(ctx context.Context, cat *catalog.Catalog, st store.Store, dir string, events progress.Sink) (int, error) {
 	ms, err := Members(ctx, cat, "")
 	if err != nil {
@@ -92,9 +97,19 @@ func Export(ctx context.Context, cat *catalog.Catalog, st store.Store, dir strin
 	}
 	progress.Start(events, "export", int64(len(ms)))
 	defer progress.Finish(events, "export")
+	folders := classname.NewExporter()
+	defer func() {
+		if r := folders.Renamed(); len(r) > 0 {
+			progress.Info(events, "export", "class folders that cannot carry the name as written here use its safe form: "+strings.Join(r, ", "))
+		}
+	}()
 	n := 0
 	for _, m := range ms {
-		dst := filepath.Join(dir, m.Split, m.Class, path.Base(m.Key))
+		folder, err := folders.Folder(m.Class)
+		if err != nil {
+			return n, errkind.Fatal(err)
+		}
+		dst := filepath.Join(dir, m.Split, folder, path.Base(m.Key))
 		info, err := st.Stat(ctx, m.Key)
 		if err != nil {
 			return n, fmt.Errorf("image %s of class %s: %w", m.SHA256[:12], m.Class, err)
