@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
+	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/progress"
@@ -404,7 +405,7 @@ func (p *benchProject) add(class string, data []byte) error {
 		return fmt.Errorf("cleanbench: %w", err)
 	}
 	sha := hash(data)
-	key := "images/" + class + "/" + sha + imaging.Ext(meta.Format)
+	key := "images/" + classname.Folder(class) + "/" + sha + imaging.Ext(meta.Format)
 	if err := p.store.Put(p.ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
 		return err
 	}
