@@ -46,8 +46,8 @@ func Reclass(ctx context.Context, o ReclassOptions) (Move, error) {
 		return Move{}, fmt.Errorf("clean: reclass: image %s is in class %q: %w", o.SHA256, o.Class, ErrSameClass)
 	}
 	to := "images/" + classname.Folder(o.Class) + "/" + im.SHA256 + path.Ext(im.Key)
-	if err := store.ValidKey(to); err != nil || o.Class == "" {
-		return Move{}, errkind.Permanent(fmt.Errorf("clean: reclass: %q cannot be a class folder: name one of the project's classes", o.Class))
+	if err := store.ValidKey(to); err != nil || classname.Problem(o.Class) != "" {
+		return Move{}, errkind.Permanent(fmt.Errorf("clean: reclass: %q cannot be a class name: name one of the project's classes", o.Class))
 	}
 	prevOriginal, err := o.Catalog.CleanOriginalKey(ctx, im.SHA256)
 	if err != nil {

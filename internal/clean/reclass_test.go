@@ -121,7 +121,9 @@ func TestReclassBadInput(t *testing.T) {
 	ctx := context.Background()
 	p, tug := misfiledProject(t)
 	before := p.image(tug)
-	for _, class := range []string{"Destroyers", "", "../etc", "a/b"} {
+	// "../etc" and "a/b" are fine names now: they move to images/etc/ and
+	// images/a_b/ (TestFreeTextClassKeys).
+	for _, class := range []string{"Destroyers", "", "a\nb", " Tugs"} {
 		if _, err := Reclass(ctx, ReclassOptions{Catalog: p.cat, Store: p.store, SHA256: tug, Class: class}); err == nil {
 			t.Errorf("moving to class %q: no error", class)
 		}
