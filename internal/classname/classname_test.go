@@ -174,3 +174,21 @@ func TestExportFolder(t *testing.T) {
 		t.Errorf("Renamed() = %q", r)
 	}
 }
+
+// FuzzFolder checks what every folder form must be, whatever the name: one
+// visible, bounded, valid path element, and its own folder form.
+func FuzzFolder(f *testing.F) {
+	for _, s := range []string{"Cruise Ships", "望遠鏡", "../etc", "CON", "a/b", "🚢", strings.Repeat("é", 120), ".", "\u0301a", "com1.x.", "x\xffy"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := Folder(name)
+		if got == "" || !utf8.ValidString(got) || len(got) > MaxFolderBytes || strings.HasPrefix(got, ".") || strings.HasSuffix(got, ".") ||
+			strings.ContainsAny(got, "/\\:*?\"<>| \t\r\n\x00") {
+			t.Fatalf("Folder(%q) = %q is not a safe folder name", name, got)
+		}
+		if again := Folder(got); again != got {
+			t.Fatalf("Folder(%q) = %q, but Folder(%q) = %q", name, got, got, again)
+		}
+	})
+}
