@@ -198,7 +198,6 @@ func claimFolder(dir string) error {
 	return nil
 }
 
-
 // swapSets moves each set folder of the staging folder into dir, moving the
 // earlier export's folder of that name aside (into stage, which is removed
 // afterwards); a set with no images this time loses its old folder too.
