@@ -35,12 +35,12 @@ func TestOptOutDirectives(t *testing.T) {
 	}
 	for page, want := range map[string]bool{
 		`<html><head><meta name="robots" content="noai, noimageai"></head><body>x</body></html>`: true,
-		`<html><head><META NAME="Robots" CONTENT="noimageai"/></head></html>`:                     true,
-		`<html><head><meta name="scour" content="noindex noai"></head></html>`:                    true,
-		`<html><head><meta name="otherbot" content="noai"></head></html>`:                         false,
-		`<html><head><meta name="robots" content="noindex"></head><body>noai</body></html>`:       false,
-		`<html><head><meta name="description" content="noai"></head></html>`:                      false,
-		`<html><body>Access denied</body></html>`:                                                 false,
+		`<html><head><META NAME="Robots" CONTENT="noimageai"/></head></html>`:                    true,
+		`<html><head><meta name="scour" content="noindex noai"></head></html>`:                   true,
+		`<html><head><meta name="otherbot" content="noai"></head></html>`:                        false,
+		`<html><head><meta name="robots" content="noindex"></head><body>noai</body></html>`:      false,
+		`<html><head><meta name="description" content="noai"></head></html>`:                     false,
+		`<html><body>Access denied</body></html>`:                                                false,
 	} {
 		if got := optOutMeta([]byte(page)); got != want {
 			t.Errorf("optOutMeta(%s) = %v, want %v", page, got, want)
