@@ -130,7 +130,7 @@ func New(o Options) *Fetcher {
 			ForceAttemptHTTP2:     true,
 		}
 	}
-	f := &Fetcher{o: o, hosts: newHostTable(o.PerHost, o.Rate), robots: newRobotsCache(robotsCacheHosts)}
+	f := &Fetcher{o: o, hosts: newHostTable(o.PerHost, o.Rate), robots: newRobotsCache(robotsCacheHosts, robotsCacheBytes)}
 	f.client = &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {

@@ -30,9 +30,11 @@ const (
 	// robotsRetry is how long an unreachable robots.txt (5xx, 429) keeps
 	// its host closed before it is asked for again.
 	robotsRetry = time.Minute
-	// robotsCacheHosts bounds the cache. Hosts are few next to URLs, but a
-	// URL list can name any number of them, and memory must stay flat.
+	// robotsCacheHosts and robotsCacheBytes bound the cache. Hosts are few
+	// next to URLs, but a URL list can name any number of them, each with a
+	// robots.txt of up to robotsMaxBytes, and memory must stay flat.
 	robotsCacheHosts = 4096
+	robotsCacheBytes = 64 << 20
 )
 
 // robotsRule is one Allow or Disallow line, its path pattern normalised.
@@ -244,19 +246,38 @@ type robotsEntry struct {
 	unreachable error // non-nil: RFC 9309 says assume complete disallow
 	interrupted bool  // the fetch was cut short; nothing was learnt
 	expires     time.Time
+	size        int // counted in robotsCache.bytes; guarded by its mu
 }
 
 // robotsCache holds robots.txt per origin, least recently used out first,
 // and lets concurrent requests for one origin share a single fetch.
 type robotsCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]*list.Element
-	lru list.List // of *robotsEntry, most recent at the front
+	mu       sync.Mutex
+	max      int // entries
+	maxBytes int // rules held by all entries
+	bytes    int
+	m        map[string]*list.Element
+	lru      list.List // of *robotsEntry, most recent at the front
 }
 
-func newRobotsCache(max int) *robotsCache {
-	return &robotsCache{max: max, m: map[string]*list.Element{}}
+func newRobotsCache(max, maxBytes int) *robotsCache {
+	return &robotsCache{max: max, maxBytes: maxBytes, m: map[string]*list.Element{}}
+}
+
+// remove drops el; c.mu is held.
+func (c *robotsCache) remove(el *list.Element) {
+	e := el.Value.(*robotsEntry)
+	c.lru.Remove(el)
+	delete(c.m, e.origin)
+	c.bytes -= e.size
+}
+
+// trim evicts least recently used entries beyond the bounds, keeping the
+// newest one whatever its size; c.mu is held.
+func (c *robotsCache) trim() {
+	for c.lru.Len() > 1 && (c.lru.Len() > c.max || c.bytes > c.maxBytes) {
+		c.remove(c.lru.Back())
+	}
 }
 
 // get returns origin's entry, running fetch once for all concurrent callers.
@@ -272,8 +293,7 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 					c.mu.Unlock()
 					return e, nil
 				}
-				c.lru.Remove(el)
-				delete(c.m, origin)
+				c.remove(el)
 			default:
 				c.mu.Unlock()
 				select {
@@ -289,11 +309,7 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 		}
 		e := &robotsEntry{origin: origin, ready: make(chan struct{})}
 		c.m[origin] = c.lru.PushFront(e)
-		for c.lru.Len() > c.max {
-			old := c.lru.Back()
-			c.lru.Remove(old)
-			delete(c.m, old.Value.(*robotsEntry).origin)
-		}
+		c.trim()
 		c.mu.Unlock()
 
 		ans, err := fetch(ctx)
@@ -303,8 +319,7 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 			// and the failure counts for the host's breaker as any other.
 			c.mu.Lock()
 			if el, ok := c.m[origin]; ok && el.Value.(*robotsEntry) == e {
-				c.lru.Remove(el)
-				delete(c.m, origin)
+				c.remove(el)
 			}
 			c.mu.Unlock()
 			e.interrupted = true
@@ -316,6 +331,13 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 		if ans.unreachable != nil {
 			e.expires = time.Now().Add(robotsRetry)
 		}
+		c.mu.Lock()
+		if el, ok := c.m[origin]; ok && el.Value.(*robotsEntry) == e {
+			e.size = ans.rules.size()
+			c.bytes += e.size
+			c.trim()
+		}
+		c.mu.Unlock()
 		close(e.ready)
 		return e, nil
 	}
@@ -324,6 +346,15 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 // robotsFetchKey marks the context of a robots.txt request, whose redirects
 // are not themselves checked against robots.txt (that would wait on itself).
 type robotsFetchKey struct{}
+
+// size is roughly the memory r holds.
+func (r robotsRules) size() int {
+	n := 0
+	for _, rule := range r {
+		n += len(rule.pattern) + 32
+	}
+	return n
+}
 
 // robotsAllow checks u against its host's robots.txt, fetching that once.
 // The error is a permanent `opted-out` when the site disallows u, a

@@ -254,7 +254,7 @@ func TestRobotsFetchedOnce(t *testing.T) {
 }
 
 func TestRobotsCacheBounded(t *testing.T) {
-	c := newRobotsCache(3)
+	c := newRobotsCache(3, 1<<20)
 	ctx := context.Background()
 	fetches := 0
 	get := func(origin string) {
@@ -271,6 +271,21 @@ func TestRobotsCacheBounded(t *testing.T) {
 	}
 	if c.lru.Len() != 3 || len(c.m) != 3 {
 		t.Errorf("cache holds %d/%d entries, cap 3", c.lru.Len(), len(c.m))
+	}
+
+	// The rules' size bounds it too: big robots.txt files push out others.
+	c = newRobotsCache(100, 10_000)
+	big := robotsRules{{pattern: strings.Repeat("/x", 2000)}} // about 4 KB
+	for _, o := range []string{"a", "b", "c", "d"} {
+		if _, err := c.get(ctx, o, func(context.Context) (robotsAnswer, error) { return robotsAnswer{rules: big}, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if c.bytes > 10_000 {
+			t.Fatalf("after %s: %d bytes held, bound 10000", o, c.bytes)
+		}
+	}
+	if _, ok := c.m["d"]; !ok || len(c.m) != 2 || c.bytes != 2*big.size() {
+		t.Errorf("cache holds %d entries, %d bytes; want the 2 newest", len(c.m), c.bytes)
 	}
 }
 
