@@ -302,7 +302,10 @@ func (c *robotsCache) get(ctx context.Context, origin string, fetch func(context
 					return nil, ctx.Err()
 				}
 				if e.interrupted {
-					continue // its caller gave up; this one may fetch
+					// Nothing was learnt (the network failed, or that
+					// caller gave up): ask again. The host's breaker
+					// bounds how often a dead host is asked.
+					continue
 				}
 				return e, nil
 			}
