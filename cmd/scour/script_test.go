@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -81,8 +82,10 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			// serve-images DIR: serve DIR's files at /img/NAME, plus /html/*
-			// (HTML sent as image/jpeg), /gone/* (404) and /busy/* (503, a
-			// passing failure), on loopback; sets $SERVER.
+			// (HTML sent as image/jpeg), /gone/* (404), /busy/* (503, a
+			// passing failure), /noai/NAME (DIR/NAME with X-Robots-Tag: noai)
+			// and DIR/robots.txt at /robots.txt, on loopback; sets $SERVER,
+			// and $CLOSED to a loopback address where nothing listens.
 			"serve-images": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {
 					ts.Fatalf("usage: serve-images DIR")
@@ -97,9 +100,20 @@ func TestScripts(t *testing.T) {
 				mux.HandleFunc("/busy/", func(w http.ResponseWriter, r *http.Request) {
 					http.Error(w, "busy", http.StatusServiceUnavailable)
 				})
+				mux.HandleFunc("/noai/", func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Robots-Tag", "noai")
+					http.ServeFile(w, r, filepath.Join(dir, filepath.Base(r.URL.Path)))
+				})
+				mux.HandleFunc("/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+					http.ServeFile(w, r, filepath.Join(dir, "robots.txt"))
+				})
 				srv := httptest.NewServer(mux)
 				ts.Defer(srv.Close)
 				ts.Setenv("SERVER", srv.URL)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv("CLOSED", ln.Addr().String())
+				ln.Close()
 			},
 			// copy-images SRC DST N: copy the first N image files of SRC into DST.
 			"copy-images": func(ts *testscript.TestScript, neg bool, args []string) {

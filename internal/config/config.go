@@ -18,6 +18,7 @@ import (
 	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/suggest"
+	"github.com/scour-dev/scour/internal/useragent"
 )
 
 // FileName is the config file inside a project directory.
@@ -104,6 +105,12 @@ type Fetch struct {
 	UserAgent   string   `yaml:"user_agent"`
 	SafeSearch  *bool    `yaml:"safe_search"`
 	RetryFailed *bool    `yaml:"retry_failed"` // on a re-run, retry URLs that failed for a retryable cause
+
+	// Consent and host health (fetch's block).
+	Robots       *bool    `yaml:"robots"`        // honour image hosts' robots.txt (default true; false only for your own servers)
+	Contact      string   `yaml:"contact"`       // your email or URL, sent in the User-Agent so site operators can reach you
+	HostFailures int      `yaml:"host_failures"` // connection failures in a row that pause a host (default 5)
+	HostCooldown Duration `yaml:"host_cooldown"` // that pause; if the host fails once more, its URLs fail with host-down (default 30s)
 }
 
 // Default returns the settings used for everything scour.yaml leaves out.
@@ -116,6 +123,7 @@ func Default() Config {
 			Timeout: Duration(60 * time.Second), Connect: Duration(10 * time.Second), Idle: Duration(20 * time.Second),
 			MaxBytes: 25 << 20, MaxPixels: 64_000_000, MinWidth: 32, MinHeight: 32,
 			Retries: 3, Redirects: 5, UserAgent: "", SafeSearch: &t, RetryFailed: &t,
+			HostFailures: 5, HostCooldown: Duration(30 * time.Second),
 		},
 		Clean: clean.Default(),
 		Split: Split{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 42},
@@ -263,6 +271,13 @@ func (c *Config) Validate() error {
 		return errors.New("fetch.max_bytes must be positive")
 	case f.Retries < 0:
 		return errors.New("fetch.retries must be >= 0")
+	case f.HostFailures < 1:
+		return errors.New("fetch.host_failures must be at least 1 (set it high to keep calling hosts that refuse connections)")
+	case f.HostCooldown < 0:
+		return errors.New("fetch.host_cooldown must be >= 0")
+	}
+	if err := useragent.CheckContact(f.Contact); err != nil {
+		return fmt.Errorf("fetch.contact: %w", err)
 	}
 	if err := c.Clean.Validate(); err != nil {
 		return fmt.Errorf("clean: %w", err)

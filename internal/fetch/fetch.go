@@ -2,6 +2,8 @@
 // per-host concurrency and rate limits, Retry-After, jittered exponential
 // backoff for retryable failures only, connect/read/total timeouts, a byte
 // limit, a redirect limit, and a full decode check of whatever came back.
+// It honours the hosts' consent (robots.txt, the noai and noimageai
+// opt-outs) and stops calling a host that keeps refusing connections.
 // It knows nothing of catalogs or stores: the gather stage decides what to
 // do with the bytes.
 package fetch
@@ -20,11 +22,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/useragent"
 )
 
 // Options tunes a Fetcher. Zero values get the defaults in New.
@@ -39,17 +41,26 @@ type Options struct {
 	Retries        int           // extra attempts for retryable failures (default 3)
 	BackoffBase    time.Duration // first backoff (default 500ms)
 	BackoffMax     time.Duration // longest single wait, Retry-After included (default 60s)
-	UserAgent      string
-	Limits         imaging.Limits
+	// UserAgent replaces the User-Agent built from Contact.
+	UserAgent string
+	// Contact (an email address or a URL) goes into the User-Agent, so a
+	// site operator can reach whoever runs scour.
+	Contact string
+	// IgnoreRobots skips robots.txt, for one's own servers only.
+	IgnoreRobots bool
+	// HostFailures is how many connection failures in a row pause a host
+	// (default 5; negative: never). After the pause one request probes it;
+	// if that fails too, the host's other URLs fail at once with the
+	// retryable cause host-down, so a later run tries them again.
+	HostFailures int
+	HostCooldown time.Duration // the pause (default 30s)
+	Limits       imaging.Limits
 	// Transport overrides the HTTP transport (tests inject faults with it).
 	Transport http.RoundTripper
 	// AllowFiles lets file:// URLs through (the folder source). Off by
 	// default so that a URL list cannot read the local disk.
 	AllowFiles bool
 }
-
-// DefaultUserAgent names scour and says why it is calling, as polite crawlers do.
-const DefaultUserAgent = "scour/0.1 (image dataset builder; +https://github.com/scour-dev/scour)"
 
 // Result is a downloaded, decoded and hashed image.
 type Result struct {
@@ -65,6 +76,7 @@ type Fetcher struct {
 	o      Options
 	client *http.Client
 	hosts  *hostTable
+	robots *robotsCache
 }
 
 // New returns a Fetcher with o's settings.
@@ -97,7 +109,13 @@ func New(o Options) *Fetcher {
 		o.BackoffMax = 60 * time.Second
 	}
 	if o.UserAgent == "" {
-		o.UserAgent = DefaultUserAgent
+		o.UserAgent = useragent.String(o.Contact)
+	}
+	if o.HostFailures == 0 {
+		o.HostFailures = 5
+	}
+	if o.HostCooldown <= 0 {
+		o.HostCooldown = 30 * time.Second
 	}
 	tr := o.Transport
 	if tr == nil {
@@ -112,7 +130,7 @@ func New(o Options) *Fetcher {
 			ForceAttemptHTTP2:     true,
 		}
 	}
-	f := &Fetcher{o: o, hosts: newHostTable(o.PerHost, o.Rate)}
+	f := &Fetcher{o: o, hosts: newHostTable(o.PerHost, o.Rate), robots: newRobotsCache(robotsCacheHosts, robotsCacheBytes)}
 	f.client = &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -122,6 +140,12 @@ func New(o Options) *Fetcher {
 			for _, v := range via {
 				if v.URL.String() == req.URL.String() {
 					return errkind.WithCause(errkind.Permanent(fmt.Errorf("redirect loop back to %s", req.URL.Redacted())), "redirect-loop")
+				}
+			}
+			// Where a redirect lands has its own robots.txt, which counts.
+			if !o.IgnoreRobots && req.Context().Value(robotsFetchKey{}) == nil && (req.URL.Scheme == "http" || req.URL.Scheme == "https") {
+				if err := f.robotsAllow(req.Context(), req.URL); err != nil {
+					return &hopErr{err}
 				}
 			}
 			return nil
@@ -158,6 +182,9 @@ func (f *Fetcher) Get(ctx context.Context, rawurl string) (Result, error) {
 		lastErr = err
 		if !errkind.IsRetryable(err) || attempt > f.o.Retries || ctx.Err() != nil {
 			break
+		}
+		if c := errkind.Cause(err); c == "host-down" || c == "robots-unreachable" {
+			break // the same answer until a later run
 		}
 		wait := errkind.RetryAfter(err)
 		if wait <= 0 {
@@ -216,13 +243,30 @@ func StatusOf(err error) int {
 	return 0
 }
 
+// hopErr is a failure decided while following a redirect (the target's
+// robots.txt), which says nothing about the health of the first host.
+type hopErr struct{ err error }
+
+func (e *hopErr) Error() string { return e.err.Error() }
+func (e *hopErr) Unwrap() error { return e.err }
+
 func (f *Fetcher) attempt(ctx context.Context, u *url.URL) (Result, error) {
-	h := f.hosts.acquire(u.Host)
-	if err := h.wait(ctx); err != nil {
-		f.hosts.release(h, false)
-		return Result{}, errkind.WithCause(errkind.Retryable(err, 0), "interrupted")
+	if !f.o.IgnoreRobots {
+		if err := f.robotsAllow(ctx, u); err != nil {
+			return Result{}, err
+		}
 	}
-	defer f.hosts.release(h, true)
+	h := f.hosts.acquire(u.Host)
+	probe, err := h.wait(ctx, true)
+	if err != nil {
+		f.hosts.release(h, false)
+		return Result{}, err
+	}
+	outcome := outcomeNeutral
+	defer func() {
+		h.report(probe, outcome, f.o.HostFailures, f.o.HostCooldown)
+		f.hosts.release(h, true)
+	}()
 
 	ctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
 	defer cancel()
@@ -234,9 +278,17 @@ func (f *Fetcher) attempt(ctx context.Context, u *url.URL) (Result, error) {
 	req.Header.Set("Accept", "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5")
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if isConnFailure(ctx, u, err) {
+			outcome = outcomeFailed
+		}
 		return Result{}, classifyNetErr(ctx, err)
 	}
+	outcome = outcomeAnswered
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && optOutHeader(resp.Header) {
+		// Decided on the headers: the body is not read.
+		return Result{}, &statusErr{resp.StatusCode, errkind.WithCause(errkind.Permanent(fmt.Errorf("%s opts out of AI training (X-Robots-Tag: %s)", u.Redacted(), strings.Join(resp.Header.Values("X-Robots-Tag"), "; "))), "opted-out")}
+	}
 	if resp.StatusCode != http.StatusOK {
 		// Drain a little so the connection can be reused, but never much.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
@@ -256,6 +308,9 @@ func (f *Fetcher) attempt(ctx context.Context, u *url.URL) (Result, error) {
 	res, err := f.check(data)
 	res.HTTPStatus = resp.StatusCode
 	if err != nil {
+		if (errkind.Cause(err) == "html" || strings.Contains(resp.Header.Get("Content-Type"), "html")) && optOutMeta(data) {
+			err = errkind.WithCause(errkind.Permanent(fmt.Errorf("%s serves a page whose <meta name=\"robots\"> opts out of AI training", u.Redacted())), "opted-out")
+		}
 		return res, &statusErr{resp.StatusCode, err}
 	}
 	return res, nil
@@ -391,105 +446,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
-}
-
-// hostTable holds per-host politeness state. Entries are dropped when idle,
-// so memory follows the number of busy hosts, not the number of URLs.
-type hostTable struct {
-	mu      sync.Mutex
-	perHost int
-	rate    float64
-	m       map[string]*host
-	ops     int
-}
-
-type host struct {
-	name     string
-	sem      chan struct{}
-	mu       sync.Mutex
-	next     time.Time // earliest start of the next request (rate limit)
-	until    time.Time // paused by Retry-After until then
-	interval time.Duration
-	users    int // guarded by hostTable.mu
-}
-
-func newHostTable(perHost int, rate float64) *hostTable {
-	return &hostTable{perHost: perHost, rate: rate, m: map[string]*host{}}
-}
-
-func (t *hostTable) acquire(name string) *host {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	h := t.m[name]
-	if h == nil {
-		h = &host{name: name, sem: make(chan struct{}, t.perHost)}
-		if t.rate > 0 {
-			h.interval = time.Duration(float64(time.Second) / t.rate)
-		}
-		t.m[name] = h
-	}
-	h.users++
-	return h
-}
-
-func (t *hostTable) release(h *host, held bool) {
-	if held {
-		<-h.sem
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	h.users--
-	t.ops++
-	if t.ops%1024 != 0 {
-		return
-	}
-	now := time.Now()
-	for k, x := range t.m {
-		x.mu.Lock()
-		idle := x.users == 0 && now.After(x.next) && now.After(x.until)
-		x.mu.Unlock()
-		if idle {
-			delete(t.m, k)
-		}
-	}
-}
-
-// wait takes a per-host slot and waits for the rate limit and any pause.
-// On success the caller holds the slot until release(h, true); on error it
-// holds nothing.
-func (h *host) wait(ctx context.Context) error {
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	for {
-		h.mu.Lock()
-		now := time.Now()
-		start := now
-		if h.next.After(start) {
-			start = h.next
-		}
-		if h.until.After(start) {
-			start = h.until
-		}
-		if !start.After(now) {
-			h.next = now.Add(h.interval)
-			h.mu.Unlock()
-			return nil
-		}
-		h.mu.Unlock()
-		if err := sleep(ctx, start.Sub(now)); err != nil {
-			<-h.sem
-			return err
-		}
-	}
-}
-
-func (h *host) pause(d time.Duration) {
-	h.mu.Lock()
-	if u := time.Now().Add(d); u.After(h.until) {
-		h.until = u
-	}
-	h.mu.Unlock()
 }

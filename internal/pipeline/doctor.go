@@ -13,6 +13,7 @@ import (
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/search"
+	"github.com/scour-dev/scour/internal/useragent"
 	"github.com/scour-dev/scour/internal/vision"
 )
 
@@ -39,7 +40,7 @@ func Doctor(ctx context.Context, dir string, offline bool) []Finding {
 	} else {
 		defer p.Close()
 		fs = append(fs, Finding{"project", "ok", fmt.Sprintf("%s: %d classes, %d sources", p.Dir, len(p.Config.Classes), len(p.Config.Sources)), ""})
-		fs = append(fs, checkCatalog(ctx, p), checkStore(ctx, p), checkDisk(p.Dir))
+		fs = append(fs, checkCatalog(ctx, p), checkStore(ctx, p), checkDisk(p.Dir), checkContact(p.Config))
 	}
 	fs = append(fs, checkRuntime(ctx))
 	if p != nil {
@@ -48,6 +49,24 @@ func Doctor(ctx context.Context, dir string, offline bool) []Finding {
 		}
 	}
 	return fs
+}
+
+// checkContact warns when downloads would go out with no way for a site
+// owner to reach the person running scour.
+func checkContact(cfg config.Config) Finding {
+	f := cfg.Fetch
+	switch {
+	case f.UserAgent != "":
+		return Finding{"user agent", "ok", f.UserAgent + " (fetch.user_agent)", ""}
+	case f.Contact != "":
+		return Finding{"user agent", "ok", useragent.String(f.Contact), ""}
+	}
+	for _, s := range cfg.Sources {
+		if s.Engine != "folder" {
+			return Finding{"user agent", "warn", "fetch.contact is empty: site owners cannot reach you, and Wikimedia asks every bot for a contact", "add your email address or web page as fetch.contact in scour.yaml"}
+		}
+	}
+	return Finding{"user agent", "ok", "folder sources only: nothing is downloaded", ""}
 }
 
 func checkCatalog(ctx context.Context, p *project.Project) Finding {
@@ -111,7 +130,7 @@ func checkEngine(ctx context.Context, p *project.Project, s config.Source, offli
 	if offline && web {
 		return recordedCheck(name, s.Engine, "live search not tried (--offline)")
 	}
-	so := search.Options{BaseURL: s.BaseURL}
+	so := search.Options{BaseURL: s.BaseURL, UserAgent: p.Config.Fetch.UserAgent, Contact: p.Config.Fetch.Contact}
 	if s.Path != "" {
 		so.Path = p.Path(s.Path)
 	}

@@ -173,7 +173,9 @@ func NewFetcher(f config.Fetch) *fetch.Fetcher {
 		Timeout: f.Timeout.D(), ConnectTimeout: f.Connect.D(), ReadTimeout: f.Idle.D(),
 		MaxBytes: int64(f.MaxBytes), MaxRedirects: f.Redirects, Retries: f.Retries,
 		UserAgent: f.UserAgent, AllowFiles: true,
-		Limits: imaging.Limits{MaxPixels: f.MaxPixels, MinWidth: f.MinWidth, MinHeight: f.MinHeight},
+		Limits:  imaging.Limits{MaxPixels: f.MaxPixels, MinWidth: f.MinWidth, MinHeight: f.MinHeight},
+		Contact: f.Contact, IgnoreRobots: f.Robots != nil && !*f.Robots,
+		HostFailures: f.HostFailures, HostCooldown: f.HostCooldown.D(),
 	})
 }
 
@@ -202,7 +204,7 @@ func GatherOptions(p *project.Project, only []string) (gather.Options, error) {
 	for _, s := range cfg.Sources {
 		var mu sync.Mutex
 		var skipped []search.Skipped
-		so := search.Options{BaseURL: s.BaseURL, UserAgent: cfg.Fetch.UserAgent, OnSkip: func(sk search.Skipped) {
+		so := search.Options{BaseURL: s.BaseURL, UserAgent: cfg.Fetch.UserAgent, Contact: cfg.Fetch.Contact, OnSkip: func(sk search.Skipped) {
 			mu.Lock()
 			skipped = append(skipped, sk)
 			mu.Unlock()

@@ -118,6 +118,10 @@ store: local
 
 # How politely to download.
 fetch:
+  # Your email address or web page, sent in the User-Agent so that site owners
+  # can reach you (Wikimedia's User-Agent policy asks for it). Please fill it in.
+  contact: ""
+  # robots: false     # robots.txt is honoured; turn it off only for your own servers
   workers: 32         # downloads at once, in all
   per_host: 4         # downloads at once from one host
   rate: 2             # requests per second per host (0 = no limit)

@@ -16,14 +16,11 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/scour-dev/scour/internal/errkind"
+	"github.com/scour-dev/scour/internal/useragent"
 )
 
 const (
 	commonsBase = "https://commons.wikimedia.org"
-	// commonsUA follows the Wikimedia User-Agent policy: name the tool and
-	// where to learn about it. Operators should add their own contact
-	// through Options.UserAgent.
-	commonsUA = "scour/0.1 (image dataset builder; https://github.com/scour-dev/scour)"
 	// commonsPageSize keeps each reply small: extmetadata is bulky, and the
 	// API splits an oversized batch into continuations anyway.
 	commonsPageSize = 50
@@ -35,7 +32,9 @@ const (
 // NewCommons returns an engine for Wikimedia Commons files, through the
 // MediaWiki action API (generator=search in the File: namespace, with
 // imageinfo). It reads BaseURL (the wiki's origin; the API is at
-// /w/api.php below it), Client, UserAgent and PageSize from opts.
+// /w/api.php below it), Client, UserAgent, Contact and PageSize from opts.
+// Its User-Agent follows Wikimedia's policy: scour's name and version, its
+// home page, the operator's contact, and the word bot.
 //
 // Results carry the file's license (LicenseShortName) and author (Artist,
 // as plain text). Files that are not raster images scour can decode (PDF,
@@ -47,7 +46,7 @@ func NewCommons(opts Options) Engine {
 	}
 	ua := opts.UserAgent
 	if ua == "" {
-		ua = commonsUA
+		ua = useragent.String(opts.Contact)
 	}
 	size := opts.PageSize
 	if size <= 0 || size > 500 {

@@ -64,7 +64,7 @@ func TestCommonsPagination(t *testing.T) {
 		// A JPEG with licence metadata, and no continue block: the end.
 		{map[string]string{"vistart": "2016-02-26T20:49:32Z", "continue": "||"}, readTestdata(t, "wikimedia", "gallery_item_image.json")},
 	})
-	eng := NewCommons(Options{BaseURL: srv.URL, Client: srv.Client()})
+	eng := NewCommons(Options{BaseURL: srv.URL, Client: srv.Client(), Contact: "ada@example.org"})
 	ctx := context.Background()
 	pager, err := eng.Search(ctx, Query{Text: "kinkaku", SafeSearch: true})
 	if err != nil {
@@ -116,8 +116,11 @@ func TestCommonsPagination(t *testing.T) {
 	if !strings.Contains(q.Get("gsrsearch"), "kinkaku") {
 		t.Errorf("gsrsearch=%q does not hold the query", q.Get("gsrsearch"))
 	}
-	if ua := reqs[0].Header.Get("User-Agent"); !strings.Contains(ua, "scour") || strings.HasPrefix(ua, "Go-http-client") {
-		t.Errorf("User-Agent %q does not name scour", ua)
+	// Wikimedia's User-Agent policy: the tool, its version, a contact.
+	for _, r := range reqs {
+		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "scour/") || !strings.Contains(ua, "ada@example.org") {
+			t.Errorf("User-Agent %q does not name scour/<version> and the contact", ua)
+		}
 	}
 	// A continuation replaces the previous one instead of piling up.
 	if q2 := reqs[2].URL.Query(); q2.Has("gsroffset") {

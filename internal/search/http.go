@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/scour-dev/scour/internal/errkind"
@@ -65,7 +66,8 @@ func get(ctx context.Context, client *http.Client, engine, rawURL string, header
 // transportError classifies a request that got no response. Network
 // failures (refused, reset, timed out, DNS, a dropped connection) are worth
 // another try; the rest (an unsupported scheme, a bad certificate) will
-// fail the same way every time.
+// fail the same way every time. The cause names the failure in fetch's
+// words, so a summary can tell "no network" from "the engine is down".
 func transportError(engine string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", engine, err)
 	inner := err
@@ -76,9 +78,28 @@ func transportError(engine string, err error) error {
 	}
 	var ne net.Error
 	if errors.As(inner, &ne) || errors.Is(inner, io.EOF) || errors.Is(inner, io.ErrUnexpectedEOF) {
-		return errkind.Retryable(wrapped, 0)
+		return errkind.WithCause(errkind.Retryable(wrapped, 0), netCause(inner))
 	}
 	return errkind.Permanent(wrapped)
+}
+
+// netCause names a network failure.
+func netCause(err error) string {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection-refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection-reset"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "network-unreachable"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "network"
 }
 
 // statusError classifies a non-200 response.

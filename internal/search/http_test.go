@@ -44,18 +44,20 @@ func TestTransportErrors(t *testing.T) {
 	}))
 	defer dropper.Close()
 	tests := []struct {
-		name string
-		url  string
-		want errkind.Kind
+		name  string
+		url   string
+		want  errkind.Kind
+		cause string
 	}{
-		{"connection refused", closed.URL + "/x", errkind.KindRetryable},
-		{"connection dropped", dropper.URL + "/x", errkind.KindRetryable},
-		{"unsupported scheme", "gopher://127.0.0.1/x", errkind.KindPermanent},
+		{"connection refused", closed.URL + "/x", errkind.KindRetryable, "connection-refused"},
+		{"connection dropped", dropper.URL + "/x", errkind.KindRetryable, "connection-reset"},
+		{"no such host", "http://no-such-host.invalid/x", errkind.KindRetryable, "dns"},
+		{"unsupported scheme", "gopher://127.0.0.1/x", errkind.KindPermanent, "error"},
 	}
 	for _, tt := range tests {
 		_, _, err := get(context.Background(), http.DefaultClient, "test", tt.url, nil)
-		if err == nil || errkind.KindOf(err) != tt.want {
-			t.Errorf("%s: err = %v, kind %v, want %v", tt.name, err, errkind.KindOf(err), tt.want)
+		if err == nil || errkind.KindOf(err) != tt.want || errkind.Cause(err) != tt.cause {
+			t.Errorf("%s: err = %v, kind %v, cause %q, want %v, %q", tt.name, err, errkind.KindOf(err), errkind.Cause(err), tt.want, tt.cause)
 		}
 	}
 }

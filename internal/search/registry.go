@@ -24,6 +24,9 @@ type Options struct {
 	// UserAgent replaces the engine's default User-Agent. Wikimedia asks
 	// for one that names the tool and a way to reach its operator.
 	UserAgent string
+	// Contact (an email address or URL) goes into commons' User-Agent
+	// when UserAgent is empty.
+	Contact string
 	// Region is DuckDuckGo's l= parameter; "" means "wt-wt" (no region).
 	Region string
 
