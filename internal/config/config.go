@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/scour-dev/scour/internal/clean"
+	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/suggest"
 )
 
@@ -84,6 +85,9 @@ type Source struct {
 	MaxPages int `yaml:"max_pages"`
 	// BaseURL overrides the engine's address (tests and mirrors).
 	BaseURL string `yaml:"base_url"`
+	// Licenses keeps only results whose license is in one of these
+	// families (cc0, pd, cc-by, cc-by-sa, ...); empty = no filter.
+	Licenses []string `yaml:"licenses,omitempty"`
 }
 
 // Fetch says how to download politely.
@@ -240,6 +244,15 @@ func (c *Config) Validate() error {
 				msg += fmt.Sprintf("; did you mean %q?", sug)
 			}
 			return errors.New(msg)
+		}
+		if len(s.Licenses) > 0 {
+			switch s.Engine {
+			case "bing", "duckduckgo", "folder":
+				return fmt.Errorf("source %d (%s): licenses: %s results carry no license, so the filter would drop them all; filter commons or a CSV URL list with a license column", i+1, s.Engine, s.Engine)
+			}
+			if _, err := search.ParseLicenseFilter(s.Licenses); err != nil {
+				return fmt.Errorf("source %d (%s): licenses: %w", i+1, s.Engine, err)
+			}
 		}
 		for _, n := range s.Classes {
 			if !seen[n] {

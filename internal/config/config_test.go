@@ -58,6 +58,8 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 		{"bad class name", "classes: [{name: 'a/b'}]\n", []string{"letters, digits"}},
 		{"unknown class in source", "classes: [{name: a}]\nsources: [{engine: bing, classes: [b]}]\n", []string{`class "b"`}},
 		{"not yaml", "classes: [\n", []string{"scour.yaml"}},
+		{"unknown license", "classes: [{name: a}]\nsources: [{engine: commons, licenses: [cc0, cc-by-foo]}]\n", []string{"source 1 (commons): licenses", `"cc-by-foo"`, "cc-by-sa"}},
+		{"license on an engine without licenses", "classes: [{name: a}]\nsources: [{engine: bing, licenses: [cc0]}]\n", []string{"source 1 (bing)", "carry no license"}},
 		{"bad store", "classes: [{name: a}]\nstore: ftp://x\n", []string{"s3://"}},
 	}
 	for _, c := range cases {
@@ -72,6 +74,16 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseLicenses(t *testing.T) {
+	c, err := Parse("scour.yaml", []byte("classes: [{name: a}]\nsources:\n  - engine: commons\n    licenses: [cc0, CC BY-SA 4.0, pd]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Sources[0].Licenses, ","); got != "cc0,CC BY-SA 4.0,pd" {
+		t.Errorf("licenses %q: kept as written, for the fingerprint and messages", got)
 	}
 }
 
