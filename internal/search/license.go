@@ -185,6 +185,9 @@ func (f *LicenseFilter) Search(ctx context.Context, q Query) (Pager, error) {
 	return &licensePager{Pager: p, f: f}, nil
 }
 
+// Allowed lists the families the filter keeps.
+func (f *LicenseFilter) Allowed() []string { return slices.Clone(f.allowed) }
+
 // Dropped returns, and forgets, the results dropped since the last call,
 // by license family (LicenseNone: no license given).
 func (f *LicenseFilter) Dropped() map[string]int {
