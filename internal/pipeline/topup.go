@@ -217,8 +217,8 @@ func whyShort(st standing, target, round, cap int, exhausted, stalled bool) (str
 	case stalled:
 		return ShortExhausted, fmt.Sprintf("sources exhausted: round %d found nothing new (%s)%s; raise max_pages, or add queries or sources", round, figures, garbage)
 	case garbage != "":
-		return ShortGarbage, fmt.Sprintf("too much garbage: clean quarantined %d of %d downloads (%.0f%%) and %d rounds ran (%s); make the queries more specific or add references",
-			st.images-st.kept, st.images, 100*(1-st.share()), round, figures)
+		return ShortGarbage, fmt.Sprintf("too much garbage: clean quarantined %d of %d downloads (%.0f%%) in %d of %d rounds (%s); make the queries more specific, add references, or allow more rounds with --rounds",
+			st.images-st.kept, st.images, 100*(1-st.share()), round, cap, figures)
 	}
 	return ShortRounds, fmt.Sprintf("rounds cap reached: %d of %d rounds ran (%s); run again, or allow more rounds with --rounds", round, cap, figures)
 }
@@ -259,4 +259,3 @@ func standings(ctx context.Context, p *project.Project, o gather.Options) (map[s
 	}
 	return out, nil
 }
-
