@@ -156,7 +156,9 @@ func licenseNotes(o gather.Options, sum *gather.Summary, events progress.Sink) {
 		}
 		note := fmt.Sprintf("%s: the license filter (%s) dropped %d results: %s", f.Name(), strings.Join(f.Allowed(), ", "), n, strings.Join(parts, ", "))
 		sum.Notes = append(sum.Notes, note)
-		progress.Info(events, "search", note)
+		// Said at gather's level, not search's: a filter that empties a
+		// class must be seen without -v.
+		progress.Info(events, "gather", note)
 	}
 }
 

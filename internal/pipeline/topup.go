@@ -213,7 +213,7 @@ func whyShort(st standing, target, round, cap int, exhausted, stalled bool) (str
 	}
 	switch {
 	case exhausted:
-		return ShortExhausted, fmt.Sprintf("sources exhausted: every search ran to its end (%s)%s; add queries or sources", figures, garbage)
+		return ShortExhausted, fmt.Sprintf("sources exhausted: every search and list ran to its end (%s)%s; add queries or sources", figures, garbage)
 	case stalled:
 		return ShortExhausted, fmt.Sprintf("sources exhausted: round %d found nothing new (%s)%s; raise max_pages, or add queries or sources", round, figures, garbage)
 	case garbage != "":

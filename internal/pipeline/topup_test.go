@@ -222,7 +222,7 @@ func TestRunTopUpExhausted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`id="shortfalls"`, "sources exhausted: every search ran to its end", `href="credits.md"`, "<td>cc-by-sa</td>", "<td>pd</td>"} {
+	for _, want := range []string{`id="shortfalls"`, "sources exhausted: every search and list ran to its end", `href="credits.md"`, "<td>cc-by-sa</td>", "<td>pd</td>"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report lacks %q", want)
 		}

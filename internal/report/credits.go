@@ -35,10 +35,12 @@ type Credit struct {
 // order Creative Commons recommends (title, author, source, license).
 func creditsMarkdown(title string, cs []Credit) []byte {
 	cs = slices.Clone(cs)
-	slices.SortStableFunc(cs, func(a, b Credit) int { return cmp.Or(strings.Compare(a.Class, b.Class), strings.Compare(a.File, b.File)) })
+	slices.SortStableFunc(cs, func(a, b Credit) int {
+		return cmp.Or(strings.Compare(a.Class, b.Class), strings.Compare(a.File, b.File))
+	})
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Credits: %s\n\n", mdText(title))
-	fmt.Fprintf(&b, "%d images of this dataset are under licenses that ask for attribution (CC BY and its variants).\n", len(cs))
+	b.WriteString("# Image credits\n\n")
+	fmt.Fprintf(&b, "%d images of the dataset in \"%s\" are under licenses that ask for attribution (CC BY and its variants).\n", len(cs), mdText(title))
 	b.WriteString("Credit them as below wherever the images, or a dataset holding them, are shared.\n")
 	class := "\x00"
 	for _, c := range cs {
