@@ -44,7 +44,8 @@ func TopUpMore(target, kept int, share float64) int {
 	// clean kept almost nothing is capped at ten times its need, so one
 	// bad round cannot ask for thousands of downloads.
 	share = max(share, 0.1)
-	return int(math.Ceil(float64(need)/share*1.1)) - need
+	// The epsilon keeps float error (110.00000000000001) from asking one more.
+	return int(math.Ceil(float64(need)/share*1.1-1e-9)) - need
 }
 
 // Exhausted says, for each class with a target, whether every source that

@@ -234,7 +234,7 @@ func TestRunTopUpExhausted(t *testing.T) {
 	// The good images the filter allows are 0, 2, 7, 9, 10 and 12; of
 	// those, 0, 7 and 10 are CC BY or CC BY-SA.
 	for _, i := range []int{0, 7, 10} {
-		if !strings.Contains(string(credits), fmt.Sprintf(`"ships %d.png" by Photographer %d, %s/wiki/File:ships\_%d.png, licensed under %s`, i, i, srv.URL, i, licenseOf(i))) {
+		if !strings.Contains(string(credits), fmt.Sprintf(`"ships %d.png" by Photographer %d, <%s/wiki/File:ships_%d.png>, licensed under %s`, i, i, srv.URL, i, licenseOf(i))) {
 			t.Errorf("credits.md does not credit image %d:\n%s", i, credits)
 		}
 	}

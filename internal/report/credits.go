@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -56,9 +57,19 @@ func creditsMarkdown(title string, cs []Credit) []byte {
 		if author == "" {
 			author = "unknown author (see the source)"
 		}
-		fmt.Fprintf(&b, "- `%s`: \"%s\" by %s, %s, licensed under %s\n", strings.ReplaceAll(c.File, "`", "'"), mdText(t), mdText(author), mdText(c.Source), mdText(c.License))
+		fmt.Fprintf(&b, "- `%s`: \"%s\" by %s, %s, licensed under %s\n", strings.ReplaceAll(c.File, "`", "'"), mdText(t), mdText(author), mdLink(c.Source), mdText(c.License))
 	}
 	return b.Bytes()
+}
+
+// mdLink writes a source URL as a Markdown autolink, which readers click
+// and copy as it is (no escapes inside); anything else is text.
+func mdLink(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return mdText(s)
+	}
+	return "<" + strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20").Replace(u.String()) + ">"
 }
 
 // mdText keeps a source's text from being read as Markdown: one line, its
