@@ -42,7 +42,7 @@ type RunOptions struct {
 	From string
 	// Rounds caps the gather -> clean rounds that bring classes to their
 	// targets in clean images, the first included (0 = DefaultRounds, 1 =
-	// no top-up).
+	// no top-up: the summary still says why a class is short).
 	Rounds int
 	Events progress.Sink
 }
@@ -90,7 +90,7 @@ func Run(ctx context.Context, p *project.Project, o RunOptions) ([]StageResult, 
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		if name == (Split{}).Name() && gathered && o.Rounds != 1 {
+		if name == (Split{}).Name() && gathered {
 			res, errs, err := topUpRun(ctx, p, o)
 			out = append(out, res...)
 			pending = append(pending, errs...)

@@ -251,3 +251,44 @@ func TestRunTopUpExhausted(t *testing.T) {
 		t.Errorf("run again:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestRunTopUpRounds checks that `scour run` really re-runs gather and
+// clean in its top-up rounds (fingerprints do not skip them), and that a
+// second run with nothing changed skips both and tops up nothing.
+func TestRunTopUpRounds(t *testing.T) {
+	ctx := context.Background()
+	srv := searchServer(t, 1000)
+	p := newProject(t, shipsYAML(srv.URL, 20, ""))
+	rs, err := Run(ctx, p, RunOptions{Events: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := results(t, rs)
+	if got != "gather:done clean:done gather:done clean:done top-up:done split:done train:done report:done" &&
+		got != "gather:done clean:done gather:done clean:done gather:done clean:done top-up:done split:done train:done report:done" {
+		t.Errorf("run: %s\nwant the first gather and clean, then one or two top-up rounds", got)
+	}
+	if k := keptOf(t, p, "ships"); k < 20 {
+		t.Errorf("ships has %d clean images after the run, want its target of 20", k)
+	}
+	rs, err = Run(ctx, p, RunOptions{Events: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := results(t, rs), "gather:skipped clean:skipped split:skipped train:skipped report:done"; got != want {
+		t.Errorf("run again:\n got %s\nwant %s", got, want)
+	}
+	// --rounds 1 turns the top-up off; the summary still says why ships
+	// is short.
+	p = newProject(t, shipsYAML(srv.URL, 20, ""))
+	rs, err = Run(ctx, p, RunOptions{Events: quiet{}, Rounds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := results(t, rs), "gather:done clean:done top-up:done split:done train:done report:done"; got != want {
+		t.Errorf("run --rounds 1:\n got %s\nwant %s", got, want)
+	}
+	if sum, ok := rs[2].Summary.(TopUpSummary); !ok || len(sum.Short()) != 1 || !strings.Contains(sum.Short()[0].Why, "1 of 1 rounds") {
+		t.Errorf("run --rounds 1: top-up summary %+v, want ships short after 1 of 1 rounds", rs[2].Summary)
+	}
+}
