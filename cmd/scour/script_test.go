@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,6 +119,36 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Setenv("CLOSED", ln.Addr().String())
 				ln.Close()
+			},
+			// make-images DIR N good|dark: write N distinct 64x64 PNGs into
+			// DIR, named KIND-NNN.png: coloured blocks clean keeps, or nearly
+			// black frames it quarantines (each with its own bytes).
+			"make-images": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 || (args[2] != "good" && args[2] != "dark") {
+					ts.Fatalf("usage: make-images DIR N good|dark")
+				}
+				var n int
+				fmt.Sscan(args[1], &n)
+				dir := ts.MkAbs(args[0])
+				ts.Check(os.MkdirAll(dir, 0o755))
+				for i := range n {
+					rng := rand.New(rand.NewPCG(uint64(len(args[2])), uint64(i)))
+					img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+					for b := range 64 {
+						c := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+						if args[2] == "dark" {
+							c = color.RGBA{c.R % 6, c.G % 6, c.B % 6, 255}
+						}
+						for y := b / 8 * 8; y < b/8*8+8; y++ {
+							for x := b % 8 * 8; x < b%8*8+8; x++ {
+								img.SetRGBA(x, y, c)
+							}
+						}
+					}
+					var buf bytes.Buffer
+					ts.Check(png.Encode(&buf, img))
+					ts.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%03d.png", args[2], i)), buf.Bytes(), 0o644))
+				}
 			},
 			// copy-images SRC DST N: copy the first N image files of SRC into DST.
 			"copy-images": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -214,6 +214,18 @@ CREATE TABLE pipeline_stages (
 	fingerprint TEXT NOT NULL,   -- of the stage's inputs, as they stood when it finished
 	finished_at TEXT NOT NULL
 );`},
+	// 1020: why a class ended its last top-up (gather -> clean rounds) short
+	// of its target, for the summary and the report.
+	{1020, `
+CREATE TABLE topup_shortfalls (
+	class      TEXT PRIMARY KEY,
+	target     INTEGER NOT NULL,
+	kept       INTEGER NOT NULL,   -- clean images when the rounds ended
+	rounds     INTEGER NOT NULL,
+	reason     TEXT NOT NULL,      -- exhausted | rounds-cap | garbage | no-progress
+	detail     TEXT NOT NULL,      -- the reason in words, with its figures
+	updated_at TEXT NOT NULL
+);`},
 }
 
 // cacheTables are tables whose rows are facts about content (keyed by a

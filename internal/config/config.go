@@ -17,6 +17,7 @@ import (
 
 	"github.com/scour-dev/scour/internal/classname"
 	"github.com/scour-dev/scour/internal/clean"
+	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/suggest"
 	"github.com/scour-dev/scour/internal/useragent"
 )
@@ -86,6 +87,9 @@ type Source struct {
 	MaxPages int `yaml:"max_pages"`
 	// BaseURL overrides the engine's address (tests and mirrors).
 	BaseURL string `yaml:"base_url"`
+	// Licenses keeps only results whose license is in one of these
+	// families (cc0, pd, cc-by, cc-by-sa, ...); empty = no filter.
+	Licenses []string `yaml:"licenses,omitempty"`
 }
 
 // Fetch says how to download politely.
@@ -252,6 +256,15 @@ func (c *Config) Validate() error {
 				msg += fmt.Sprintf("; did you mean %q?", sug)
 			}
 			return errors.New(msg)
+		}
+		if len(s.Licenses) > 0 {
+			switch s.Engine {
+			case "bing", "duckduckgo", "folder":
+				return fmt.Errorf("source %d (%s): licenses: %s results carry no license, so the filter would drop them all; filter commons or a CSV URL list with a license column", i+1, s.Engine, s.Engine)
+			}
+			if _, err := search.ParseLicenseFilter(s.Licenses); err != nil {
+				return fmt.Errorf("source %d (%s): licenses: %w", i+1, s.Engine, err)
+			}
 		}
 		for _, n := range s.Classes {
 			if !seen[n] {

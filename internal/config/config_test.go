@@ -61,6 +61,8 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 		{"class names equal but for case", "classes: [{name: Ship}, {name: ship}]\n", []string{`"Ship" and "ship"`, "macOS and Windows"}},
 		{"unknown class in source", "classes: [{name: a}]\nsources: [{engine: bing, classes: [b]}]\n", []string{`class "b"`}},
 		{"not yaml", "classes: [\n", []string{"scour.yaml"}},
+		{"unknown license", "classes: [{name: a}]\nsources: [{engine: commons, licenses: [cc0, cc-by-foo]}]\n", []string{"source 1 (commons): licenses", `"cc-by-foo"`, "cc-by-sa"}},
+		{"license on an engine without licenses", "classes: [{name: a}]\nsources: [{engine: bing, licenses: [cc0]}]\n", []string{"source 1 (bing)", "carry no license"}},
 		{"bad store", "classes: [{name: a}]\nstore: ftp://x\n", []string{"s3://"}},
 	}
 	for _, c := range cases {
@@ -75,6 +77,16 @@ func TestParseErrorsPointAtTheProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseLicenses(t *testing.T) {
+	c, err := Parse("scour.yaml", []byte("classes: [{name: a}]\nsources:\n  - engine: commons\n    licenses: [cc0, CC BY-SA 4.0, pd]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Sources[0].Licenses, ","); got != "cc0,CC BY-SA 4.0,pd" {
+		t.Errorf("licenses %q: kept as written, for the fingerprint and messages", got)
 	}
 }
 

@@ -68,6 +68,9 @@ type Options struct {
 	// to collect before searching stops: many URLs fail or are garbage.
 	Overfetch  float64
 	SkipSearch bool // fetch only what the catalog already has
+	// More is, per class, how many images to fetch beyond its Target in a
+	// top-up round, for those clean will set aside (see topup.go).
+	More map[string]int
 	// Shard restricts the run to its part of the work: the searches whose
 	// (engine, class, query) it owns, and the entries of local sources
 	// (folders, URL lists) whose URL id it owns. Its catalog then holds
@@ -170,13 +173,7 @@ func (g *Gatherer) searchAll(ctx context.Context, o Options, sum *Summary) error
 				if !o.Shard.Owns(src.Engine.Name() + "\x00" + c.Name + "\x00" + q) {
 					continue
 				}
-				want := 0
-				if c.Target > 0 {
-					want = int(float64(c.Target)*o.Overfetch+0.5) / len(queries)
-					if want < 1 {
-						want = 1
-					}
-				}
+				want := o.searchWant(c, len(queries))
 				if err := g.searchOne(ctx, o, src, c.Name, q, want, known, sum); err != nil {
 					return err
 				}
@@ -382,7 +379,7 @@ func (g *Gatherer) fetchAll(ctx context.Context, o Options, sum *Summary) error 
 		if err != nil {
 			return err
 		}
-		q.set(c.Name, c.Target, n)
+		q.set(c.Name, o.fetchTarget(c), n)
 	}
 
 	byState, _, err := g.Cat.CountURLs(ctx)

@@ -12,6 +12,7 @@
 //	train.go    Train: head, CNN and sweep variants; TrainOne, TrainHead, Sweep
 //	report.go   Report: assemble the report from catalog and runs/, write it
 //	run.go      Stage, Run: order the stages, skip those whose inputs did not change
+//	topup.go    TopUp: gather -> clean rounds until targets count clean images
 //
 // The commands that are not stages of `scour run` live beside them:
 // predict.go, augment.go, export.go, review.go, merge.go, doctor.go.

@@ -36,6 +36,9 @@ type Gather struct {
 	SkipSearch bool      // only download candidates already in the catalog
 	NoRetry    bool      // leave URLs that failed for a passing reason alone
 	Shard      ShardSpec // run as one shard, with its own catalog in the store
+	// More is set by a top-up round: per class, how many images to fetch
+	// past its target for those clean will quarantine.
+	More map[string]int
 }
 
 func (Gather) Name() string { return "gather" }
@@ -104,6 +107,7 @@ func (g Gather) Do(ctx context.Context, p *project.Project, events progress.Sink
 		opts.RetryFailed = false
 	}
 	opts.Shard = g.Shard
+	opts.More = g.More
 	cat := p.Catalog
 	var sess *shard.Session
 	if opts.Shard.Enabled() {
@@ -115,6 +119,7 @@ func (g Gather) Do(ctx context.Context, p *project.Project, events progress.Sink
 	}
 	gt := &gather.Gatherer{Cat: cat, Store: p.Store, Fetcher: NewFetcher(p.Config.Fetch), Events: events}
 	sum, err := gt.Run(ctx, opts)
+	licenseNotes(opts, &sum, events)
 	if err == nil && sess != nil {
 		err = sess.Finish(ctx, sum)
 	}
@@ -123,6 +128,38 @@ func (g Gather) Do(ctx context.Context, p *project.Project, events progress.Sink
 		return &sum, err
 	}
 	return &sum, leftover(ctx, p, sum)
+}
+
+// licenseNotes says, per filtered source, how many results its license
+// filter dropped and why, so an empty class is not a mystery.
+func licenseNotes(o gather.Options, sum *gather.Summary, events progress.Sink) {
+	for _, src := range o.Sources {
+		f, ok := src.Engine.(*search.LicenseFilter)
+		if !ok {
+			continue
+		}
+		dropped := f.Dropped()
+		n := 0
+		for _, k := range dropped {
+			n += k
+		}
+		if n == 0 {
+			continue
+		}
+		var parts []string
+		for _, fam := range gather.SortedCauses(dropped) {
+			what := fam
+			if fam == search.LicenseNone {
+				what = "without a license"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", dropped[fam], what))
+		}
+		note := fmt.Sprintf("%s: the license filter (%s) dropped %d results: %s", f.Name(), strings.Join(f.Allowed(), ", "), n, strings.Join(parts, ", "))
+		sum.Notes = append(sum.Notes, note)
+		// Said at gather's level, not search's: a filter that empties a
+		// class must be seen without -v.
+		progress.Info(events, "gather", note)
+	}
 }
 
 // leftover reports, as a partial success, classes short of their target
@@ -216,6 +253,13 @@ func GatherOptions(p *project.Project, only []string) (gather.Options, error) {
 		eng, err := search.New(s.Engine, so)
 		if err != nil {
 			return o, err
+		}
+		if len(s.Licenses) > 0 {
+			allowed, err := search.ParseLicenseFilter(s.Licenses)
+			if err != nil {
+				return o, configErr("source %s: licenses: %v", s.Engine, err)
+			}
+			eng = search.FilterLicenses(eng, allowed)
 		}
 		src := gather.Source{Engine: eng, Classes: s.Classes, MaxPages: s.MaxPages}
 		switch s.Engine {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
 	"github.com/scour-dev/scour/internal/report"
+	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/train"
 )
@@ -87,7 +89,20 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 	if err != nil {
 		return report.Report{}, err
 	}
-	ds.Sources, ds.Licenses = counts(engines), counts(licenses)
+	families := map[string]int{}
+	for l, n := range licenses {
+		if l == "unknown" {
+			l = ""
+		}
+		families[search.LicenseFamily(l)] += n
+	}
+	ds.Sources, ds.Licenses = counts(engines), counts(families)
+	if ds.Credits, err = credits(ctx, p); err != nil {
+		return report.Report{}, err
+	}
+	if ds.Shortfalls, err = shortfalls(ctx, p, stats); err != nil {
+		return report.Report{}, err
+	}
 	if ds.Kept, err = samples(ctx, p, catalog.StatusKept, func(im catalog.Image) string { return im.Class }); err != nil {
 		return report.Report{}, err
 	}
@@ -99,6 +114,46 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 		return report.Report{}, err
 	}
 	return report.Report{Title: title, Dataset: ds, Sweep: report.Sweep{Name: "training runs", Runs: runs}}, nil
+}
+
+// credits lists the kept images whose license asks for attribution.
+func credits(ctx context.Context, p *project.Project) ([]report.Credit, error) {
+	var out []report.Credit
+	err := p.Catalog.ForEachKeptCredit(ctx, func(c catalog.Credit) error {
+		if !search.NeedsAttribution(search.LicenseFamily(c.License)) {
+			return nil
+		}
+		out = append(out, report.Credit{Class: c.Class, File: c.Key, Title: c.Title, Author: c.Author, License: c.License,
+			Source: cmp.Or(c.PageURL, c.URL)})
+		return nil
+	})
+	return out, err
+}
+
+// shortfalls lists the classes below their target now, with the reason
+// their last top-up recorded. A class whose target changed since, or that
+// no top-up judged, is short without a recorded reason: it says so.
+func shortfalls(ctx context.Context, p *project.Project, stats []catalog.ClassStats) ([]report.Shortfall, error) {
+	why, err := p.Catalog.Shortfalls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]int{}
+	for _, s := range stats {
+		kept[s.Class] = s.Kept
+	}
+	var out []report.Shortfall
+	for _, c := range p.Config.Classes {
+		if c.Target <= 0 || kept[c.Name] >= c.Target {
+			continue
+		}
+		w := "no top-up has run since the target was set: `scour run` or `scour gather --top-up` gathers more"
+		if f, ok := why[c.Name]; ok && f.Target == c.Target {
+			w = f.Detail
+		}
+		out = append(out, report.Shortfall{Class: c.Name, Target: c.Target, Kept: kept[c.Name], Why: w})
+	}
+	return out, nil
 }
 
 func counts(m map[string]int) []report.Count {

@@ -39,13 +39,18 @@ type RunOptions struct {
 	// Force reruns every stage even when its inputs did not change.
 	Force bool
 	// From skips the stages before this one ("" = from the start).
-	From   string
+	From string
+	// Rounds caps the gather -> clean rounds that bring classes to their
+	// targets in clean images, the first included (0 = DefaultRounds, 1 =
+	// no top-up: the summary still says why a class is short).
+	Rounds int
 	Events progress.Sink
 }
 
 // StageResult says what one stage did.
 type StageResult struct {
 	Stage   string  `json:"stage"`
+	Round   int     `json:"round,omitempty"` // the top-up round, for gather and clean after the first`
 	Skipped bool    `json:"skipped"`
 	Why     string  `json:"why,omitempty"`
 	Seconds float64 `json:"seconds"`
@@ -79,10 +84,19 @@ func Run(ctx context.Context, p *project.Project, o RunOptions) ([]StageResult, 
 	}
 	var out []StageResult
 	var pending []error
+	gathered := false
 	for _, st := range stages {
 		name := st.Name()
 		if err := ctx.Err(); err != nil {
 			return out, err
+		}
+		if name == (Split{}).Name() && gathered {
+			res, errs, err := topUpRun(ctx, p, o)
+			out = append(out, res...)
+			pending = append(pending, errs...)
+			if err != nil {
+				return out, err
+			}
 		}
 		fp, err := st.Fingerprint(ctx, p)
 		if err != nil {
@@ -103,6 +117,7 @@ func Run(ctx context.Context, p *project.Project, o RunOptions) ([]StageResult, 
 		t0 := time.Now()
 		sum, err := st.Run(ctx, p, o.Events)
 		out = append(out, StageResult{Stage: name, Seconds: time.Since(t0).Seconds(), Summary: sum})
+		gathered = gathered || name == (Gather{}).Name()
 		if errkind.IsPartial(err) {
 			progress.Warn(o.Events, "run", name+": "+err.Error())
 			pending = append(pending, fmt.Errorf("%s: %w", name, err))
@@ -124,6 +139,56 @@ func Run(ctx context.Context, p *project.Project, o RunOptions) ([]StageResult, 
 		}
 	}
 	return out, errors.Join(pending...)
+}
+
+// topUpRun runs the top-up rounds after the first gather and clean of a
+// run, when gather ran: a run that skipped gather has nothing new to top
+// up, so an unchanged project stays a run that skips everything. After
+// the rounds, gather's and clean's fingerprints are recorded again, as of
+// now, unless one of them left work pending.
+func topUpRun(ctx context.Context, p *project.Project, o RunOptions) ([]StageResult, []error, error) {
+	var out []StageResult
+	var pending []error
+	partial := map[string]bool{}
+	sum := TopUpSummary{}
+	err := TopUp{Rounds: o.Rounds}.rounds(ctx, p, o.Events, &sum, 1, func(stage string, round int, err error, took time.Duration) {
+		out = append(out, StageResult{Stage: stage, Round: round, Seconds: took.Seconds()})
+		if errkind.IsPartial(err) {
+			partial[stage] = true
+			progress.Warn(o.Events, "run", fmt.Sprintf("%s (round %d): %v", stage, round, err))
+			pending = append(pending, fmt.Errorf("%s (round %d): %w", stage, round, err))
+		}
+	})
+	for i, r := range sum.Rounds {
+		// The summaries come with the rounds; out holds two entries a round.
+		if 2*i+1 < len(out) {
+			out[2*i].Summary, out[2*i+1].Summary = r.Gather, r.Clean
+		} else if 2*i < len(out) {
+			out[2*i].Summary = r.Gather
+		}
+	}
+	if err != nil {
+		return out, pending, err
+	}
+	if len(sum.Rounds) > 0 || len(sum.Short()) > 0 {
+		out = append(out, StageResult{Stage: "top-up", Summary: sum})
+	}
+	if len(sum.Rounds) == 0 {
+		return out, pending, nil
+	}
+	for _, st := range []Stage{Gather{}, Clean{}} {
+		if partial[st.Name()] {
+			continue
+		}
+		fp, err := st.Fingerprint(ctx, p)
+		if err != nil {
+			return out, pending, fmt.Errorf("%s: %w", st.Name(), err)
+		}
+		if err := p.Catalog.RecordStage(ctx, st.Name(), fp); err != nil {
+			return out, pending, err
+		}
+	}
+	return out, pending, nil
 }
 
 // hasher builds a fingerprint from configuration sections and catalog rows.

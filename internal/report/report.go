@@ -32,9 +32,15 @@ type Report struct {
 type Dataset struct {
 	Classes []Class // in the order the page lists them
 	// Sources and Licenses count kept images by the engine that found them
-	// ("bing", "commons", ...) and by license ("CC BY-SA 4.0", "unknown").
+	// ("bing", "commons", ...) and by license family ("cc-by-sa", "cc0",
+	// "none").
 	Sources  []Count
 	Licenses []Count
+	// Credits are the kept images whose license asks for attribution;
+	// Write lists them in CreditsFile beside the page.
+	Credits []Credit
+	// Shortfalls are the classes short of their target, with the reason.
+	Shortfalls []Shortfall
 	// Kept is shown as one contact sheet per class; Quarantined as one per
 	// Sample.Reason. The caller picks how many: each becomes a thumbnail of
 	// at most ThumbSize pixels embedded in the page.

@@ -49,6 +49,11 @@ func Write(dir string, r Report) error {
 			return err
 		}
 	}
+	if r.Dataset != nil && len(r.Dataset.Credits) > 0 {
+		if err := writeFile(filepath.Join(dir, CreditsFile), creditsMarkdown(pg.Title, r.Dataset.Credits)); err != nil {
+			return err
+		}
+	}
 	return writeFile(filepath.Join(dir, "index.html"), html.Bytes())
 }
 
@@ -115,6 +120,9 @@ type datasetView struct {
 	Counts            figureView
 	Reasons, Failures *countsView
 	Sources, Licenses []Count
+	Credits           int // images listed in CreditsFile
+	CreditsFile       string
+	Shortfalls        []Shortfall
 	Kept, Quarantined []sheetView
 }
 
@@ -196,7 +204,8 @@ func inlineSVG(svg []byte) template.HTML {
 }
 
 func buildDataset(d Dataset, add func(chart) figureView) (*datasetView, error) {
-	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses)}
+	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses),
+		Credits: len(d.Credits), CreditsFile: CreditsFile, Shortfalls: d.Shortfalls}
 	names := make([]string, len(d.Classes))
 	kept, quar, failed := make([]float64, len(d.Classes)), make([]float64, len(d.Classes)), make([]float64, len(d.Classes))
 	for i, c := range d.Classes {
