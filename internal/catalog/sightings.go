@@ -214,3 +214,32 @@ func mergeTombstone(ctx context.Context, tx *sql.Tx, cur, in Image, st *MergeSta
 	}
 	return true, nil
 }
+
+// minJudged is how many candidates a search must have found before its
+// yield says anything about the query rather than about chance.
+const minJudged = 5
+
+// WorstQuery returns the index in qs of the search whose candidates least
+// often became images that are still kept (kept after clean / found), or
+// -1 when no search stands out: fewer than two searches found minJudged
+// candidates, or they all did equally well.
+func WorstQuery(qs []QueryStats) int {
+	worst, best := -1, -1.0
+	var worstYield float64
+	judged := 0
+	for i, q := range qs {
+		if q.Found < minJudged {
+			continue
+		}
+		judged++
+		y := float64(q.CleanKept) / float64(q.Found)
+		if worst < 0 || y < worstYield {
+			worst, worstYield = i, y
+		}
+		best = max(best, y)
+	}
+	if judged < 2 || worstYield >= best {
+		return -1
+	}
+	return worst
+}

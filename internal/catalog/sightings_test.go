@@ -248,3 +248,23 @@ func TestMergeUnitesSightings(t *testing.T) {
 		t.Fatalf("stats after merge %+v", got)
 	}
 }
+
+func TestWorstQuery(t *testing.T) {
+	q := func(found, cleanKept int) QueryStats { return QueryStats{Found: found, CleanKept: cleanKept} }
+	for _, tc := range []struct {
+		name string
+		qs   []QueryStats
+		want int
+	}{
+		{"none", nil, -1},
+		{"one search stands alone", []QueryStats{q(50, 1)}, -1},
+		{"the garbage query", []QueryStats{q(50, 40), q(50, 5), q(40, 30)}, 1},
+		{"too few to judge are not blamed", []QueryStats{q(50, 40), q(3, 0), q(40, 30)}, 2},
+		{"all alike", []QueryStats{q(10, 5), q(20, 10)}, -1},
+		{"nothing kept anywhere but one", []QueryStats{q(10, 0), q(10, 10)}, 0},
+	} {
+		if got := WorstQuery(tc.qs); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -219,7 +219,11 @@ func (g *Gatherer) searchAll(ctx context.Context, o Options, sum *Summary) error
 		if r.network {
 			network++
 			if r.down != nil {
-				down = append(down, fmt.Sprintf("%s: %v", names[i], r.down))
+				msg := r.down.Error()
+				if !strings.HasPrefix(msg, names[i]+":") {
+					msg = names[i] + ": " + msg
+				}
+				down = append(down, msg)
 			}
 		}
 	}
