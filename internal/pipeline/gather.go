@@ -18,6 +18,7 @@ import (
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/report"
 	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/shard"
 )
@@ -278,4 +279,20 @@ func urlListClasses(p *project.Project, i int, s config.Source) ([]string, error
 	}
 	return nil, configErr("source %d (urls): %s says no class for its URLs, and they could go to any of %s: add `classes: [NAME]` to the source for a list of one class, or make the list a CSV with a header line `url,class`",
 		i+1, s.Path, strings.Join(among, ", "))
+}
+
+// searches maps the catalog's per-search counts to the report's table,
+// marking the search that brings the most garbage.
+func searches(ctx context.Context, p *project.Project) ([]report.Search, error) {
+	qs, err := p.Catalog.QueryStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	worst := catalog.WorstQuery(qs)
+	out := make([]report.Search, len(qs))
+	for i, q := range qs {
+		out[i] = report.Search{Engine: q.Engine, Class: q.Class, Query: q.Query, Found: q.Found, Downloaded: q.Downloaded,
+			Kept: q.Kept, CleanKept: q.CleanKept, Worst: i == worst}
+	}
+	return out, nil
 }

@@ -88,6 +88,9 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 		return report.Report{}, err
 	}
 	ds.Sources, ds.Licenses = counts(engines), counts(licenses)
+	if ds.Searches, err = searches(ctx, p); err != nil {
+		return report.Report{}, err
+	}
 	if ds.Kept, err = samples(ctx, p, catalog.StatusKept, func(im catalog.Image) string { return im.Class }); err != nil {
 		return report.Report{}, err
 	}

@@ -35,6 +35,8 @@ type Dataset struct {
 	// ("bing", "commons", ...) and by license ("CC BY-SA 4.0", "unknown").
 	Sources  []Count
 	Licenses []Count
+	// Searches says what each search brought, found to kept after clean.
+	Searches []Search
 	// Kept is shown as one contact sheet per class; Quarantined as one per
 	// Sample.Reason. The caller picks how many: each becomes a thumbnail of
 	// at most ThumbSize pixels embedded in the page.

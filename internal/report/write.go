@@ -115,6 +115,7 @@ type datasetView struct {
 	Counts            figureView
 	Reasons, Failures *countsView
 	Sources, Licenses []Count
+	Searches          *searchesView
 	Kept, Quarantined []sheetView
 }
 
@@ -196,7 +197,7 @@ func inlineSVG(svg []byte) template.HTML {
 }
 
 func buildDataset(d Dataset, add func(chart) figureView) (*datasetView, error) {
-	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses)}
+	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses), Searches: buildSearches(d.Searches)}
 	names := make([]string, len(d.Classes))
 	kept, quar, failed := make([]float64, len(d.Classes)), make([]float64, len(d.Classes)), make([]float64, len(d.Classes))
 	for i, c := range d.Classes {
