@@ -134,10 +134,13 @@ func (c *Catalog) ImageSightings(ctx context.Context, sha string) ([]Sighting, e
 
 // OtherClasses returns, for each image that searches for more than one
 // class led to, the classes other than its own that found the same bytes:
-// which class is right is clean's cross-class question.
+// which class is right is clean's cross-class question. A class a person
+// moved the image out of has been answered and is left out.
 func (c *Catalog) OtherClasses(ctx context.Context) (map[string][]string, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT i.sha256, u.class FROM images i JOIN urls u ON u.sha256 = i.sha256
-		WHERE u.class <> i.class AND u.state IN ('done','duplicate') ORDER BY i.sha256, u.class`)
+		WHERE u.class <> i.class AND u.state IN ('done','duplicate')
+		AND NOT EXISTS (SELECT 1 FROM class_moves m WHERE m.sha256 = i.sha256 AND m.from_class = u.class)
+		ORDER BY i.sha256, u.class`)
 	if err != nil {
 		return nil, c.corrupt(err)
 	}
