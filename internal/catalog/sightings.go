@@ -190,13 +190,17 @@ func tombstoned(im Image) bool { return im.Status == StatusQuarantined }
 // mergeTombstone settles an image that both catalogs hold when either has
 // set it aside: the set-aside row wins whichever URL sorts first, so merge
 // stays order-independent, and the other copy's bytes become an orphan.
+// (The old rule, first URL id wins, brought a discarded image back when a
+// shard fetched its bytes from a URL that sorts first.)
 // It reports whether it settled the pair.
 func mergeTombstone(ctx context.Context, tx *sql.Tx, cur, in Image, st *MergeStats) (bool, error) {
 	if !tombstoned(cur) && !tombstoned(in) {
 		return false, nil
 	}
 	winner, loser := cur, in
-	if tombstoned(in) && !tombstoned(cur) {
+	// Set aside in both: the first URL id wins, as for kept copies, so that
+	// the order of merges does not matter.
+	if tombstoned(in) && (!tombstoned(cur) || in.URLID < cur.URLID) {
 		winner, loser = in, cur
 		if _, err := tx.ExecContext(ctx, `UPDATE images SET class=?, key=?, format=?, width=?, height=?, bytes=?, phash=?, url_id=?, fetched_at=?, status=?, reason=?, score=?, method=? WHERE sha256=?`,
 			in.Class, in.Key, in.Format, in.Width, in.Height, in.Bytes, int64(in.PHash), in.URLID, in.FetchedAt, in.Status, in.Reason, in.Score, in.Method, in.SHA256); err != nil {

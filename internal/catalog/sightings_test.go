@@ -268,3 +268,40 @@ func TestWorstQuery(t *testing.T) {
 		}
 	}
 }
+
+// Two shards that both set the same bytes aside (each under its own reason)
+// merge to the same catalog in either order.
+func TestMergeTombstonesOrderIndependent(t *testing.T) {
+	ctx := context.Background()
+	a, b := "http://x.test/a.jpg", "http://x.test/b.jpg"
+	shard := func(url, reason string) *Catalog {
+		c := open(t)
+		c.AddCandidates(ctx, []Candidate{sighted("ship", url, "bing", "q")})
+		if _, err := c.Record(ctx, []Outcome{{URLID: URLID("ship", url), Image: testImage("dd", "ship")}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetStatus(ctx, "dd", StatusQuarantined, "quarantine/"+reason+"/ship/dd.jpg", reason, "m", 1); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	s1, s2 := shard(a, "off-topic"), shard(b, "too-small")
+	var got []Image
+	for _, order := range [][]*Catalog{{s1, s2}, {s2, s1}} {
+		main := open(t)
+		for _, s := range order {
+			if _, err := main.Merge(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		im, err := main.GetImage(ctx, "dd")
+		if err != nil || im.Status != StatusQuarantined {
+			t.Fatalf("merged image %+v %v", im, err)
+		}
+		im.FetchedAt = ""
+		got = append(got, im)
+	}
+	if got[0] != got[1] {
+		t.Fatalf("merge order changed the result:\n%+v\n%+v", got[0], got[1])
+	}
+}
