@@ -2,6 +2,10 @@
 // for candidate URLs, records them in the catalog, downloads them with the
 // fetcher and stores the images that pass under content-addressed keys.
 //
+// Engines search concurrently, one goroutine each. Every (engine, query)
+// that finds a URL is recorded as a sighting, also when another search
+// found it first, so per-query counts tell which query brings garbage.
+//
 // It is resumable by construction. Candidates are catalog rows keyed by
 // (class, URL); an image's key is its sha256; outcomes are recorded after the
 // bytes are safely in the store. Kill it at any moment and run it again: URLs
