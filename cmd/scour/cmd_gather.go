@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -124,4 +126,28 @@ func printGatherSummary(w io.Writer, s pipeline.GatherSummary) {
 			fmt.Fprintf(w, "class %-16s %d kept (%d URLs known)\n", name, c.Kept, c.URLs)
 		}
 	}
+	printSearches(w, s.Queries)
+}
+
+// printSearches shows what each search brought, so that the query that
+// brings garbage stands out.
+func printSearches(w io.Writer, qs []pipeline.QueryStats) {
+	if len(qs) == 0 {
+		return
+	}
+	worst := pipeline.WorstQuery(qs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "search\tclass\tfound\tdownloaded\tkept\tkept after clean\t")
+	for i, q := range qs {
+		label := q.Engine
+		if q.Query != "" {
+			label += " " + strconv.Quote(q.Query)
+		}
+		mark := ""
+		if i == worst {
+			mark = "  <- fewest kept per URL found"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", label, q.Class, q.Found, q.Downloaded, q.Kept, q.CleanKept, mark)
+	}
+	tw.Flush()
 }

@@ -23,7 +23,9 @@ type MergeStats struct {
 // are one image; the copy kept is the one whose URL id sorts first, exactly
 // as if one process had fetched both, and the other URL becomes a duplicate.
 // When the copy that loses was stored under another key (another class), its
-// key is returned in Orphans for the caller to delete from the store.
+// key is returned in Orphans for the caller to delete from the store. An
+// image either catalog has set aside (quarantined, discarded) stays set
+// aside: a shard that fetched the same bytes again does not bring it back.
 func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error) {
 	var st MergeStats
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -78,6 +80,11 @@ func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error)
 		cur, err := getImage(ctx, tx, im.SHA256)
 		switch {
 		case err == nil:
+			if settled, err := mergeTombstone(ctx, tx, cur, im, &st); err != nil {
+				return st, c.corrupt(err)
+			} else if settled {
+				continue
+			}
 			if cur.URLID == im.URLID {
 				continue
 			}
@@ -111,6 +118,9 @@ func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error)
 	}
 	if err := tx.Commit(); err != nil {
 		return st, c.corrupt(err)
+	}
+	if err := c.mergeSightings(ctx, other.Path()); err != nil {
+		return st, err
 	}
 	return st, c.mergeCaches(ctx, other.Path())
 }

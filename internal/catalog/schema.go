@@ -214,6 +214,26 @@ CREATE TABLE pipeline_stages (
 	fingerprint TEXT NOT NULL,   -- of the stage's inputs, as they stood when it finished
 	finished_at TEXT NOT NULL
 );`},
+	// 1010: every (engine, query) that found a URL, not only the first: a
+	// second query or engine finding a known URL adds a sighting, so per-query
+	// counts are true and the query that brings garbage can be told apart.
+	// Keyed by the URL row and the search, free of counters, so the sightings
+	// of shards merge by union. Existing URL rows become their first sighting.
+	{1010, `
+CREATE TABLE url_sightings (
+	url_id   TEXT NOT NULL,              -- urls.id = URLID(class, url)
+	engine   TEXT NOT NULL,
+	query    TEXT NOT NULL DEFAULT '',   -- '' for urls and folder sources
+	class    TEXT NOT NULL,              -- the class the search was for (= urls.class)
+	rank     INTEGER NOT NULL DEFAULT 0,
+	page_url TEXT NOT NULL DEFAULT '',
+	found_at TEXT NOT NULL,
+	PRIMARY KEY (url_id, engine, query)
+);
+CREATE INDEX url_sightings_query ON url_sightings(engine, class, query);
+INSERT OR IGNORE INTO url_sightings(url_id, engine, query, class, rank, page_url, found_at)
+	SELECT id, engine, query, class, rank, page_url, found_at FROM urls;
+`},
 	// 1020: why a class ended its last top-up (gather -> clean rounds) short
 	// of its target, for the summary and the report.
 	{1020, `

@@ -35,7 +35,8 @@ type URLRow struct {
 
 // AddCandidates records candidates that are not yet in the catalog and
 // returns how many were new. Known URLs keep their state, so re-running a
-// search never resets what was fetched.
+// search never resets what was fetched; every candidate, new or known, is
+// recorded as a sighting of its engine and query.
 func (c *Catalog) AddCandidates(ctx context.Context, cs []Candidate) (int, error) {
 	if len(cs) == 0 {
 		return 0, nil
@@ -61,6 +62,9 @@ func (c *Catalog) AddCandidates(ctx context.Context, cs []Candidate) (int, error
 		if n, _ := res.RowsAffected(); n > 0 {
 			added++
 		}
+		if err := addSighting(ctx, tx, x, t); err != nil {
+			return 0, c.corrupt(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, c.corrupt(err)
@@ -76,6 +80,9 @@ func (c *Catalog) RecordFailure(ctx context.Context, cand Candidate, cause, msg 
 	_, err := c.db.ExecContext(ctx, `INSERT INTO urls(id,url,class,engine,query,rank,page_url,title,state,cause,error,found_at,updated_at)
 		VALUES(?,?,?,?,?,?,?,?,'failed',?,?,?,?) ON CONFLICT(id) DO UPDATE SET state='failed', cause=excluded.cause, error=excluded.error, updated_at=excluded.updated_at`,
 		id, cand.URL, cand.Class, cand.Engine, cand.Query, cand.Rank, cand.PageURL, cand.Title, cause, msg, t, t)
+	if err == nil {
+		err = addSighting(ctx, c.db, cand, t)
+	}
 	return c.corrupt(err)
 }
 

@@ -198,6 +198,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	if err := r.crossClassSightings(ctx, items); err != nil {
+		return sum, err
+	}
 	r.offTopic(items)
 
 	steps := r.plan(items)

@@ -2,6 +2,10 @@
 // for candidate URLs, records them in the catalog, downloads them with the
 // fetcher and stores the images that pass under content-addressed keys.
 //
+// Engines search concurrently, one goroutine each. Every (engine, query)
+// that finds a URL is recorded as a sighting, also when another search
+// found it first, so per-query counts tell which query brings garbage.
+//
 // It is resumable by construction. Candidates are catalog rows keyed by
 // (class, URL); an image's key is its sha256; outcomes are recorded after the
 // bytes are safely in the store. Kill it at any moment and run it again: URLs
@@ -15,10 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/scour-dev/scour/internal/catalog"
@@ -90,7 +96,12 @@ type Summary struct {
 	Failed     int                     `json:"failed"`
 	ByCause    map[string]int          `json:"failed_by_cause"`
 	PerClass   map[string]ClassSummary `json:"classes"`
-	Notes      []string                `json:"notes,omitempty"`
+	// Engines and Queries say what each engine and each search brought, over
+	// every run so far (the catalog's record, not only this run's), so that
+	// the query that brings garbage stands out.
+	Engines []catalog.EngineStats `json:"engines,omitempty"`
+	Queries []catalog.QueryStats  `json:"queries,omitempty"`
+	Notes   []string              `json:"notes,omitempty"`
 }
 
 // ClassSummary is one class's standing after the run.
@@ -146,37 +157,152 @@ func (g *Gatherer) Run(ctx context.Context, o Options) (Summary, error) {
 			progress.Warn(g.Events, "gather", note)
 		}
 	}
+	var serr error
+	if sum.Engines, serr = g.Cat.EngineStats(context.WithoutCancel(ctx)); serr == nil {
+		sum.Queries, serr = g.Cat.QueryStats(context.WithoutCancel(ctx))
+	}
+	if err == nil {
+		err = serr
+	}
 	return sum, err
 }
 
+// searchAll runs the searches: one goroutine per engine, so that a slow or
+// broken engine holds no other up, and each engine's queries one after
+// another, so that no service gets more than one request at a time from
+// us. When every network engine fails its first request for want of a
+// network, the run stops at once instead of retrying each query.
 func (g *Gatherer) searchAll(ctx context.Context, o Options, sum *Summary) error {
 	known := map[string]bool{}
 	for _, c := range o.Classes {
 		known[c.Name] = true
 	}
+	var names []string
+	byEngine := map[string][]Source{}
 	for _, src := range o.Sources {
-		if src.ClassFromResult {
-			if err := g.searchOne(ctx, o, src, "", "", 0, known, sum); err != nil {
-				return err
+		n := src.Engine.Name()
+		if _, ok := byEngine[n]; !ok {
+			names = append(names, n)
+		}
+		byEngine[n] = append(byEngine[n], src)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	runs := make([]engineRun, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		r := &runs[i]
+		r.sum = Summary{ByCause: map[string]int{}}
+		wg.Go(func() {
+			for _, src := range byEngine[n] {
+				r.network = r.network || !src.Rescan
+				err := g.searchSource(ctx, o, src, known, r)
+				if errors.Is(err, errUnreachable) {
+					return
+				}
+				if err != nil {
+					r.err = err
+					cancel(err)
+					return
+				}
 			}
+		})
+	}
+	wg.Wait()
+
+	var firstErr error
+	var down []string
+	network := 0
+	for i, r := range runs {
+		sum.Searched += r.sum.Searched
+		sum.Candidates += r.sum.Candidates
+		sum.Failed += r.sum.Failed
+		for k, v := range r.sum.ByCause {
+			sum.ByCause[k] += v
+		}
+		sum.Notes = append(sum.Notes, r.sum.Notes...)
+		if r.err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled)) {
+			firstErr = r.err
+		}
+		if r.network {
+			network++
+			if r.down != nil {
+				msg := r.down.Error()
+				if !strings.HasPrefix(msg, names[i]+":") {
+					msg = names[i] + ": " + msg
+				}
+				down = append(down, msg)
+			}
+		}
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if network > 0 && len(down) == network {
+		return errkind.Fatal(fmt.Errorf("network unreachable: every search engine failed to connect (%s); folder and urls sources still work offline: gather with only those in scour.yaml's sources, or run again once the network is back",
+			strings.Join(down, "; ")))
+	}
+	for _, d := range down {
+		note := d + ": unreachable, skipped in this run"
+		sum.Notes = append(sum.Notes, note)
+		progress.Warn(g.Events, "search", note)
+	}
+	return nil
+}
+
+// engineRun is what one engine's goroutine learns: its share of the
+// summary, and whether the engine was ever reached.
+type engineRun struct {
+	sum     Summary
+	network bool  // it has a source that searches over the network
+	reached bool  // a request of it has succeeded
+	down    error // its first request found no network
+	err     error // what stopped the whole run
+}
+
+// errUnreachable ends an engine's searches when its first request found no
+// network; engineRun.down says why.
+var errUnreachable = errors.New("engine unreachable")
+
+// unreachable says whether err means there is no way to the service at
+// all: its name does not resolve, no route leads there, or nothing
+// listens. Retrying such an error on an engine never reached is waiting for
+// a network that is not there.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENETDOWN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchSource runs one source's searches: each (class, query) the source
+// and the shard own, or the one listing of a source whose results carry
+// their class.
+func (g *Gatherer) searchSource(ctx context.Context, o Options, src Source, known map[string]bool, r *engineRun) error {
+	if src.ClassFromResult {
+		return g.searchOne(ctx, o, src, "", "", 0, known, r)
+	}
+	for _, c := range o.Classes {
+		if !applies(src, c.Name) {
 			continue
 		}
-		for _, c := range o.Classes {
-			if !applies(src, c.Name) {
+		queries := c.Queries
+		if len(queries) == 0 {
+			queries = []string{c.Name}
+		}
+		for _, q := range queries {
+			if !o.Shard.Owns(src.Engine.Name() + "\x00" + c.Name + "\x00" + q) {
 				continue
 			}
-			queries := c.Queries
-			if len(queries) == 0 {
-				queries = []string{c.Name}
-			}
-			for _, q := range queries {
-				if !o.Shard.Owns(src.Engine.Name() + "\x00" + c.Name + "\x00" + q) {
-					continue
-				}
-				want := o.searchWant(c, len(queries))
-				if err := g.searchOne(ctx, o, src, c.Name, q, want, known, sum); err != nil {
-					return err
-				}
+			want := o.searchWant(c, len(queries))
+			if err := g.searchOne(ctx, o, src, c.Name, q, want, known, r); err != nil {
+				return err
 			}
 		}
 	}
@@ -197,7 +323,8 @@ func applies(src Source, class string) bool {
 
 // searchOne pages through one query until it has want candidates (0 = all),
 // the engine says there is no more, or a page brings nothing new.
-func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, q string, want int, known map[string]bool, sum *Summary) error {
+func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, q string, want int, known map[string]bool, r *engineRun) error {
+	sum := &r.sum
 	name := src.Engine.Name()
 	label := name
 	if q != "" {
@@ -214,6 +341,10 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 	}
 	pager, err := src.Engine.Search(ctx, search.Query{Text: q, SafeSearch: o.SafeSearch})
 	if err != nil {
+		if !r.reached && unreachable(err) {
+			r.down = err
+			return errUnreachable
+		}
 		return g.searchFailed(label, err, sum)
 	}
 	sum.Searched++
@@ -229,8 +360,9 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 		if want > 0 && found >= want {
 			break
 		}
-		results, err := pageWithRetry(ctx, pager, page)
+		results, err := pageWithRetry(ctx, pager, page, !r.reached)
 		if errors.Is(err, search.ErrNoMore) {
+			r.reached = true
 			exhausted = true
 			break
 		}
@@ -238,10 +370,15 @@ func (g *Gatherer) searchOne(ctx context.Context, o Options, src Source, class, 
 			if errkind.IsFatal(err) || ctx.Err() != nil {
 				return err
 			}
+			if !r.reached && unreachable(err) {
+				r.down = err
+				return errUnreachable
+			}
 			// A search that breaks part-way keeps what it found.
 			g.searchFailed(label, err, sum)
 			break
 		}
+		r.reached = true
 		var cands []catalog.Candidate
 		fresh := 0
 		for _, r := range results {
@@ -335,13 +472,15 @@ func (g *Gatherer) searchFailed(label string, err error, sum *Summary) error {
 }
 
 // pageWithRetry gives a search page a few tries when the engine says the
-// failure is passing (429, 5xx), waiting as the server asked.
-func pageWithRetry(ctx context.Context, p search.Pager, page int) ([]search.Result, error) {
+// failure is passing (429, 5xx), waiting as the server asked. An engine
+// never reached (first) that proves unreachable gets no second try: with no
+// network, waiting only delays saying so.
+func pageWithRetry(ctx context.Context, p search.Pager, page int, first bool) ([]search.Result, error) {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		var rs []search.Result
 		rs, err = p.Page(ctx, page)
-		if err == nil || !errkind.IsRetryable(err) {
+		if err == nil || !errkind.IsRetryable(err) || (first && unreachable(err)) {
 			return rs, err
 		}
 		wait := errkind.RetryAfter(err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/config"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/fetch"
@@ -17,6 +18,7 @@ import (
 	"github.com/scour-dev/scour/internal/imaging"
 	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/report"
 	"github.com/scour-dev/scour/internal/search"
 	"github.com/scour-dev/scour/internal/shard"
 )
@@ -26,6 +28,13 @@ type GatherSummary = gather.Summary
 
 // SortedCauses lists a summary's failure causes, most frequent first.
 func SortedCauses(m map[string]int) []string { return gather.SortedCauses(m) }
+
+// QueryStats is what one search (engine, class, query) brought.
+type QueryStats = catalog.QueryStats
+
+// WorstQuery is the index of the search whose candidates least often became
+// images still kept after clean, or -1 when none stands out.
+func WorstQuery(qs []QueryStats) int { return catalog.WorstQuery(qs) }
 
 // ShardSpec names one shard of N; the zero value means "not sharded".
 type ShardSpec = shard.Spec
@@ -238,7 +247,14 @@ func GatherOptions(p *project.Project, only []string) (gather.Options, error) {
 	if len(cfg.Sources) == 0 {
 		return o, configErr("scour.yaml has no sources: add one under `sources:` (bing, duckduckgo, commons, urls or folder)")
 	}
-	for _, s := range cfg.Sources {
+	for i, s := range cfg.Sources {
+		if s.Engine == "urls" {
+			classes, err := urlListClasses(p, i, s)
+			if err != nil {
+				return o, err
+			}
+			s.Classes = classes
+		}
 		var mu sync.Mutex
 		var skipped []search.Skipped
 		so := search.Options{BaseURL: s.BaseURL, UserAgent: cfg.Fetch.UserAgent, Contact: cfg.Fetch.Contact, OnSkip: func(sk search.Skipped) {
@@ -283,4 +299,47 @@ func GatherOptions(p *project.Project, only []string) (gather.Options, error) {
 	o.SafeSearch = cfg.Fetch.SafeSearch == nil || *cfg.Fetch.SafeSearch
 	o.RetryFailed = cfg.Fetch.RetryFailed == nil || *cfg.Fetch.RetryFailed
 	return o, nil
+}
+
+// urlListClasses decides, before any work, where the URLs of a list go: to
+// the class column when the list has one, to the source's one class, or to
+// the project's only class. A project of several classes with a list that
+// names none is an error now rather than an empty gather later.
+func urlListClasses(p *project.Project, i int, s config.Source) ([]string, error) {
+	names := p.Config.ClassNames()
+	if len(s.Classes) == 1 || s.Path == "" {
+		return s.Classes, nil
+	}
+	if len(s.Classes) == 0 && len(names) == 1 {
+		return names, nil
+	}
+	has, err := search.URLListHasClasses(p.Path(s.Path))
+	if err != nil {
+		return nil, configErr("source %d (urls): %v: check its path in scour.yaml", i+1, err)
+	}
+	if has {
+		return s.Classes, nil
+	}
+	among := names
+	if len(s.Classes) > 0 {
+		among = s.Classes
+	}
+	return nil, configErr("source %d (urls): %s says no class for its URLs, and they could go to any of %s: add `classes: [NAME]` to the source for a list of one class, or make the list a CSV with a header line `url,class`",
+		i+1, s.Path, strings.Join(among, ", "))
+}
+
+// searches maps the catalog's per-search counts to the report's table,
+// marking the search that brings the most garbage.
+func searches(ctx context.Context, p *project.Project) ([]report.Search, error) {
+	qs, err := p.Catalog.QueryStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	worst := catalog.WorstQuery(qs)
+	out := make([]report.Search, len(qs))
+	for i, q := range qs {
+		out[i] = report.Search{Engine: q.Engine, Class: q.Class, Query: q.Query, Found: q.Found, Downloaded: q.Downloaded,
+			Kept: q.Kept, CleanKept: q.CleanKept, Worst: i == worst}
+	}
+	return out, nil
 }

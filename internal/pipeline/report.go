@@ -100,6 +100,9 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 	if ds.Credits, err = credits(ctx, p); err != nil {
 		return report.Report{}, err
 	}
+	if ds.Searches, err = searches(ctx, p); err != nil {
+		return report.Report{}, err
+	}
 	if ds.Shortfalls, err = shortfalls(ctx, p, stats); err != nil {
 		return report.Report{}, err
 	}

@@ -41,6 +41,8 @@ type Dataset struct {
 	Credits []Credit
 	// Shortfalls are the classes short of their target, with the reason.
 	Shortfalls []Shortfall
+	// Searches says what each search brought, found to kept after clean.
+	Searches []Search
 	// Kept is shown as one contact sheet per class; Quarantined as one per
 	// Sample.Reason. The caller picks how many: each becomes a thumbnail of
 	// at most ThumbSize pixels embedded in the page.

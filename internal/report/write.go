@@ -123,6 +123,7 @@ type datasetView struct {
 	Credits           int // images listed in CreditsFile
 	CreditsFile       string
 	Shortfalls        []Shortfall
+	Searches          *searchesView
 	Kept, Quarantined []sheetView
 }
 
@@ -205,7 +206,7 @@ func inlineSVG(svg []byte) template.HTML {
 
 func buildDataset(d Dataset, add func(chart) figureView) (*datasetView, error) {
 	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses),
-		Credits: len(d.Credits), CreditsFile: CreditsFile, Shortfalls: d.Shortfalls}
+		Credits: len(d.Credits), CreditsFile: CreditsFile, Shortfalls: d.Shortfalls, Searches: buildSearches(d.Searches)}
 	names := make([]string, len(d.Classes))
 	kept, quar, failed := make([]float64, len(d.Classes)), make([]float64, len(d.Classes)), make([]float64, len(d.Classes))
 	for i, c := range d.Classes {
