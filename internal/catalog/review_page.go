@@ -32,17 +32,17 @@ type ReviewItem struct {
 	SHA256 string
 	// Class is the class the image was found in (for a moved image, the
 	// class it left; MovedTo is where it went).
-	Class                  string
-	Reason, Method         string
-	Score                  float64
-	Width, Height          int
-	Bytes                  int64
-	Decision               string // "", ReviewKeep, ReviewDiscard or ReviewMove
-	MovedTo                string
-	Scores                 Score // clean's scores; zero thresholds where not judged
-	Scored                 bool  // Doubt is one of clean's scores, not a stand-in 0
-	Doubt                  float64
-	Flags                  []CleanFlag // every flag of the image, by reason
+	Class          string
+	Reason, Method string
+	Score          float64
+	Width, Height  int
+	Bytes          int64
+	Decision       string // "", ReviewKeep, ReviewDiscard or ReviewMove
+	MovedTo        string
+	Scores         Score // clean's scores; zero thresholds where not judged
+	Scored         bool  // Doubt is one of clean's scores, not a stand-in 0
+	Doubt          float64
+	Flags          []CleanFlag // every flag of the image, by reason
 }
 
 // Cursor is where the next page starts: just after this item in the
