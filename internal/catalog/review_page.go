@@ -81,7 +81,11 @@ type ReviewGroup struct {
 	Reason, Class, Decision string
 	Count                   int
 	Scored                  int     // how many have a score of their reason
-	MaxDoubt                float64 // the most doubtful one's doubt (0 when none is scored)
+	MaxDoubt                float64 // the first one's doubt in the review order (0 stands in for no score)
+	// How many clean judged off-topic or misfiled (a non-zero threshold),
+	// whatever their reason: a page sizes its cards for the scores it will
+	// show.
+	OffTopicJudged, MisfiledJudged int
 }
 
 // reviewItems is every item with its doubt, filtered by where. SQLite
@@ -94,8 +98,8 @@ func reviewItems(where []string) string {
 		w = " AND " + strings.Join(where, " AND ")
 	}
 	return `SELECT it.sha256, it.class, it.reason, it.score, it.method, it.decision, it.moved_to, it.width, it.height, it.bytes,
-		coalesce(s.offtopic, 0), coalesce(s.offtopic_threshold, 0), coalesce(s.offtopic_method, ''),
-		coalesce(s.misfiled, 0), coalesce(s.misfiled_threshold, 0), coalesce(s.suggest, ''),
+		coalesce(s.offtopic, 0), coalesce(s.offtopic_threshold, 0) AS offtopic_threshold, coalesce(s.offtopic_method, ''),
+		coalesce(s.misfiled, 0), coalesce(s.misfiled_threshold, 0) AS misfiled_threshold, coalesce(s.suggest, ''),
 		CASE WHEN it.reason = :off AND s.offtopic_threshold != 0 THEN s.offtopic
 		     WHEN it.reason = :mis AND s.misfiled_threshold != 0 THEN s.misfiled END AS doubt
 	FROM (
@@ -205,7 +209,8 @@ func (c *Catalog) ReviewIndex(ctx context.Context, q ReviewQuery, at ReviewCurso
 // ReviewGroups counts the review items by reason, class and decision:
 // everything the page needs to lay out its lists without reading them.
 func (c *Catalog) ReviewGroups(ctx context.Context, s ReviewScoring) ([]ReviewGroup, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT reason, class, decision, count(*), count(doubt), coalesce(max(doubt), 0)
+	rows, err := c.db.QueryContext(ctx, `SELECT reason, class, decision, count(*), count(doubt), max(coalesce(doubt, 0)),
+		count(CASE WHEN offtopic_threshold != 0 THEN 1 END), count(CASE WHEN misfiled_threshold != 0 THEN 1 END)
 		FROM (`+reviewItems(nil)+`) GROUP BY reason, class, decision ORDER BY reason, class, decision`, scoringArgs(s)...)
 	if err != nil {
 		return nil, c.corrupt(err)
@@ -214,7 +219,7 @@ func (c *Catalog) ReviewGroups(ctx context.Context, s ReviewScoring) ([]ReviewGr
 	var out []ReviewGroup
 	for rows.Next() {
 		var g ReviewGroup
-		if err := rows.Scan(&g.Reason, &g.Class, &g.Decision, &g.Count, &g.Scored, &g.MaxDoubt); err != nil {
+		if err := rows.Scan(&g.Reason, &g.Class, &g.Decision, &g.Count, &g.Scored, &g.MaxDoubt, &g.OffTopicJudged, &g.MisfiledJudged); err != nil {
 			return nil, c.corrupt(err)
 		}
 		out = append(out, g)

@@ -203,17 +203,23 @@ func TestReviewPages(t *testing.T) {
 	total := 0
 	for _, g := range groups {
 		want := matching(all, ReviewQuery{Reason: g.Reason, Class: g.Class, State: cmp.Or(g.Decision, ReviewUndecided)})
-		scored, top := 0, 0.0
+		scored, top, off, mis := 0, 0.0, 0, 0
 		for _, it := range want {
 			if it.Scored {
 				scored++
+			}
+			if it.Scores.OffTopicThreshold != 0 {
+				off++
+			}
+			if it.Scores.MisfiledThreshold != 0 {
+				mis++
 			}
 		}
 		if len(want) > 0 {
 			top = want[0].Doubt
 		}
-		if g.Count != len(want) || g.Scored != scored || g.MaxDoubt != top {
-			t.Errorf("group %+v, want %d items, %d scored, most doubtful %g", g, len(want), scored, top)
+		if g.Count != len(want) || g.Scored != scored || g.MaxDoubt != top || g.OffTopicJudged != off || g.MisfiledJudged != mis {
+			t.Errorf("group %+v, want %d items, %d scored, most doubtful %g, %d and %d judged off-topic and misfiled", g, len(want), scored, top, off, mis)
 		}
 		total += g.Count
 	}
