@@ -427,7 +427,15 @@ function render() {
     v.from = from; v.to = to; v.cards = cards;
     if (changed) {
       v.grid.style.paddingTop = (from / cols) * rowH + "px";
-      v.grid.replaceChildren(...cards.values());
+      // The cards that stay are not touched: a row scrolled in adds a
+      // row's cards, not the whole window's.
+      const stay = new Set(cards.values());
+      for (const c of [...v.grid.children]) if (!stay.has(c)) c.remove();
+      let at = v.grid.firstChild;
+      for (const c of cards.values()) {
+        if (c === at) at = at.nextSibling;
+        else v.grid.insertBefore(c, at);
+      }
     }
     if (!firstCard && [...cards.values()].some((c) => c._item)) {
       firstCard = true;
