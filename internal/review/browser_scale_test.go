@@ -139,6 +139,29 @@ func TestReview20k(t *testing.T) {
 	if p.cleanDecision(sha) != clean.DecisionReject {
 		t.Errorf("the discard of %s did not reach the catalog", sha[:8])
 	}
+	// Undone from another reason's tab, the page goes back to it, 2,000
+	// images into the list it was in.
+	do(t, ctx, "pressing 2", chromedp.KeyEvent("2"), chromedp.WaitReady(chromedp.CSS(`.tab[data-reason="misfiled"][aria-selected="true"]`)))
+	do(t, ctx, "pressing u", chromedp.KeyEvent("u"))
+	waitDecision(t, ctx, sha, "")
+	if f := focused(t, ctx); f != sha || p.cleanDecision(sha) != "" {
+		t.Errorf("after undo from another tab the focus is on %.8s, want the undone image %.8s (clean decision %q)", f, sha, p.cleanDecision(sha))
+	}
+	// Showing only what is left to review, a discard takes the image out
+	// of the list and the focus goes on to the one after it.
+	eval[bool](t, ctx, `(s => { s.value = "undecided"; s.dispatchEvent(new Event("change")); return true; })(document.querySelector("#state-filter"))`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector(".card.focus[data-sha]")`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("no focus after filtering: %v", err)
+	}
+	gone := focusedCard(t, ctx)
+	after := eval[string](t, ctx, `document.querySelector(".card.focus").nextElementSibling.dataset.sha`)
+	do(t, ctx, "pressing d", chromedp.KeyEvent("d"))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`!document.querySelector('%s')`, cardSel(gone.SHA)), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the discarded image stays among those to review: %v", err)
+	}
+	if f := focused(t, ctx); f != after {
+		t.Errorf("after a discard among those to review the focus is on %.8s, want the next image %.8s", f, after)
+	}
 
 	t.Logf("first paint: first-contentful-paint %.0f ms, first card drawn %.0f ms (target < 1000 ms); /api/state %.0f ms for %d bytes, first /api/items %.0f ms",
 		first.FCP, first.FirstCard, first.StateMs, first.StateBytes, first.ItemsMs)

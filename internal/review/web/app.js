@@ -125,7 +125,8 @@ function find(sha) {
 function loadPage(g, p) {
   const v = view[g];
   const l = listOf(v.key);
-  if (l.pages.has(p)) return Promise.resolve();
+  const held = l.pages.get(p);
+  if (held && !held.stale) return Promise.resolve();
   if (l.loading.has(p)) return l.loading.get(p);
   const [r, cls, sf] = JSON.parse(v.key);
   const q = new URLSearchParams({ reason: r, class: cls, limit: String(PAGE) });
@@ -153,7 +154,9 @@ function need(g, from, to) {
   const waits = [];
   for (let p = Math.floor(from / PAGE); p * PAGE < to; p++) {
     const l = listOf(v.key);
-    if (l.pages.has(p)) { l.pages.get(p).used = ++tick; continue; }
+    const held = l.pages.get(p);
+    if (held) held.used = ++tick;
+    if (held && !held.stale) continue;
     const mine = gen;
     waits.push(loadPage(g, p).then(() => { if (gen === mine) scheduleRender(); }));
   }
@@ -553,6 +556,38 @@ function redrawCard(g, i) {
   v.cards.set(i, n);
 }
 
+// leave takes the image at index i out of view group g, as the server's
+// list now leaves it out, and returns how many images the group still
+// has. The pages held close up rather than being read again: each gives
+// its first image to the page before it. Their cursors no longer name
+// their last image, so the pages after them are read by offset; the last
+// page held, one image short, is drawn as it is and read again.
+function leave(g, i) {
+  const v = view[g];
+  v.n--;
+  const l = lists.get(v.key);
+  let p = Math.floor(i / PAGE), page = l && l.pages.get(p);
+  if (page) {
+    page.items.splice(i % PAGE, 1);
+    for (;;) {
+      page.next = "";
+      const after = l.pages.get(p + 1);
+      if (!after) break;
+      page.items.push(after.items.shift());
+      page = after;
+      p++;
+    }
+    if (page.items.length < Math.min(PAGE, v.n - p * PAGE)) page.stale = true;
+  }
+  if (v.n === 0) return 0;
+  // The cards from i on show the image after the one they showed.
+  for (const [j, c] of v.cards) if (j >= i) { c.remove(); v.cards.delete(j); }
+  v.to = Math.min(v.to, i);
+  v.grid.style.height = Math.max(0, Math.ceil(v.n / geo.cols) * geo.rowH - (geo.rowH - geo.cardH)) + "px";
+  v.sec.querySelector(".sub").textContent = `${v.n} image${v.n === 1 ? "" : "s"} · reference images`;
+  return v.n;
+}
+
 // nextToReview is where the focus goes after a decision: the next image
 // not yet decided, or, past the end, the first one before; an image whose
 // page is not read yet counts as one to review.
@@ -598,18 +633,21 @@ async function decide(verdict) {
   it.moved_to = verdict === "move" ? body.class : "";
   const done = verdict === "move" ? "Moved to " + body.class + ":" : verdict === "keep" ? "Kept" : "Discarded";
   toast(`${done} ${it.class} ${short(it.sha256)} — u to undo`);
-  if (stateFilter()) {
-    // The image leaves this list: the one after it takes its place.
-    await reload(() => {
-      const v = view.findIndex((x) => x.cls === it.class);
-      return v >= 0 ? { g: v, i: Math.min(i, view[v].n - 1) } : { g: Math.min(g, view.length - 1), i: 0 };
-    });
-    return;
-  }
   bump(it, was, verdict);
   dropLists(false);
   drawCounts();
   drawTabs();
+  if (stateFilter()) {
+    // The image leaves this list: the one after it takes its place.
+    if (leave(g, i) > 0) {
+      render();
+      setFocus(g, Math.min(i, view[g].n - 1));
+    } else {
+      draw();
+      if (view.length) setFocus(Math.min(g, view.length - 1), 0);
+    }
+    return;
+  }
   redrawCard(g, i);
   const next = nextToReview(g, i);
   if (next) setFocus(next.g, next.i);
