@@ -241,3 +241,67 @@ func TestReviewPages(t *testing.T) {
 		t.Error("an unknown state was accepted")
 	}
 }
+
+// The review page's queries over a quarantine of 20,000 images in ten
+// classes, most of them in one reason, as the page asks them: the counts,
+// a list's first page, a page 10,000 images in by cursor and by offset,
+// and an image's place.
+//
+//	go test ./internal/catalog -run '^$' -bench ReviewPages
+func BenchmarkReviewPages(b *testing.B) {
+	ctx := context.Background()
+	c, err := Open(ctx, b.TempDir()+"/scour.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 20_000 {
+		sum := sha256.Sum256(fmt.Appendf(nil, "image %d", i))
+		sha := hex.EncodeToString(sum[:])
+		reason := "off-topic"
+		if i%10 < 3 {
+			reason = "misfiled"
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO images(sha256, class, key, format, width, height, bytes, phash, fetched_at, status, reason, score, method)
+			VALUES(?, ?, 'k', 'jpeg', 1, 1, 1, 0, '', ?, ?, 1, 'm')`, sha, fmt.Sprint("class ", i%10), StatusQuarantined, reason); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clean_scores(sha256, offtopic, offtopic_threshold, misfiled, misfiled_threshold, suggest)
+			VALUES(?, ?, 0.6, ?, 0.7, 'class 0')`, sha, rng.Float64(), rng.Float64()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	q := ReviewQuery{Scoring: testScoring, Reason: "off-topic", Limit: 100}
+	deep, err := c.ReviewPage(ctx, ReviewQuery{Scoring: testScoring, Reason: "off-topic", Offset: 9_999, Limit: 1})
+	if err != nil || len(deep) != 1 {
+		b.Fatalf("item 10,000: %v %v", deep, err)
+	}
+	at := deep[0].Cursor()
+	for _, bm := range []struct {
+		name string
+		run  func() error
+	}{
+		{"groups", func() error { _, err := c.ReviewGroups(ctx, testScoring); return err }},
+		{"first-page", func() error { _, err := c.ReviewPage(ctx, q); return err }},
+		{"first-page-of-a-class", func() error { q := q; q.Class = "class 1"; _, err := c.ReviewPage(ctx, q); return err }},
+		{"page-at-10000-by-cursor", func() error { q := q; q.After = &at; _, err := c.ReviewPage(ctx, q); return err }},
+		{"page-at-10000-by-offset", func() error { q := q; q.Offset = 10_000; _, err := c.ReviewPage(ctx, q); return err }},
+		{"index", func() error { _, err := c.ReviewIndex(ctx, q, at); return err }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bm.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -93,7 +93,7 @@ function listKey(r, cls, sf) { return JSON.stringify([r, cls, sf]); }
 
 function listOf(key) {
   let l = lists.get(key);
-  if (!l) { l = { pages: new Map(), loading: new Map() }; lists.set(key, l); }
+  if (!l) { l = { pages: new Map(), loading: new Map(), epoch: 0 }; lists.set(key, l); }
   return l;
 }
 
@@ -134,9 +134,10 @@ function loadPage(g, p) {
   const prev = l.pages.get(p - 1);
   if (p > 0 && prev && prev.next) q.set("after", prev.next);
   else if (p > 0) q.set("offset", String(p * PAGE));
-  const key = v.key;
+  const key = v.key, epoch = l.epoch;
   const pr = call("GET", "/api/items?" + q).then((j) => {
-    if (lists.get(key) !== l) return; // dropped meanwhile: a decision changed the list
+    // Dropped or closed up meanwhile: the answer may predate a decision.
+    if (lists.get(key) !== l || l.epoch !== epoch) return;
     l.pages.set(p, { items: j.items, next: j.next || "", used: ++tick });
     evict();
   }, (e) => {
@@ -179,9 +180,8 @@ function evict() {
   }
 }
 
-// dropLists forgets every list but the current view's, whose images a
-// decision may have changed; and the current view's too when the decision
-// moved an image out of a list (a state filter).
+// dropLists forgets the lists a decision may have made stale: every list
+// but the current view's (whose images the page updates itself), or all.
 function dropLists(all) {
   const keepKeys = all ? new Set() : new Set(view.map((v) => v.key));
   for (const key of [...lists.keys()]) if (!keepKeys.has(key)) lists.delete(key);
@@ -567,6 +567,7 @@ function leave(g, i) {
   v.n--;
   const l = lists.get(v.key);
   let p = Math.floor(i / PAGE), page = l && l.pages.get(p);
+  if (l) l.epoch++;
   if (page) {
     page.items.splice(i % PAGE, 1);
     for (;;) {
