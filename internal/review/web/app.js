@@ -483,23 +483,29 @@ function setFocus(g, i, quiet) {
 async function focusFirst() {
   const mine = gen;
   const sf = stateFilter();
-  let g = 0, i = 0;
+  let g = 0;
   if (!sf || sf === "undecided") {
     const todo = (v) => st.groups.some((x) => x.reason === reason && x.class === v.cls && !x.decision && x.count > 0);
-    const at = view.findIndex(todo);
-    if (at >= 0) {
-      g = at;
-      if (!sf) i = await firstUndecided(g);
-    }
+    g = Math.max(0, view.findIndex(todo));
   }
-  if (gen !== mine || !view[g]) return;
+  if (!view[g]) return;
+  // At once, so that a key pressed while the lists are read has a focus
+  // to move; the first image to review, once known, takes it unless a key
+  // moved it meanwhile.
+  setFocus(g, 0, true);
+  if (sf) return;
+  const i = await firstUndecided(g);
+  if (gen !== mine || focus.g !== g || focus.i !== 0 || i === 0) return;
   setFocus(g, i, i < geo.cols * 2);
 }
 
 // firstUndecided is the index of the first undecided image of view group
-// g: from the pages here when they say, else from the server.
+// g: from its first page, which the page reads anyway, when it has one;
+// else from the server.
 async function firstUndecided(g) {
   const v = view[g];
+  await need(g, 0, PAGE);
+  if (view[g] !== v) return 0;
   for (let i = 0; i < v.n; i++) {
     const it = itemAt(g, i);
     if (!it) break;
