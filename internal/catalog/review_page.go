@@ -86,6 +86,10 @@ type ReviewGroup struct {
 	// whatever their reason: a page sizes its cards for the scores it will
 	// show.
 	OffTopicJudged, MisfiledJudged int
+	// How many are misfiled (flagged so, or scored at or over the
+	// threshold) with a suggested class other than their own: the page
+	// offers those a move.
+	Suggested int
 }
 
 // reviewItems is every item with its doubt, filtered by where. SQLite
@@ -99,7 +103,7 @@ func reviewItems(where []string) string {
 	}
 	return `SELECT it.sha256, it.class, it.reason, it.score, it.method, it.decision, it.moved_to, it.width, it.height, it.bytes,
 		coalesce(s.offtopic, 0), coalesce(s.offtopic_threshold, 0) AS offtopic_threshold, coalesce(s.offtopic_method, ''),
-		coalesce(s.misfiled, 0), coalesce(s.misfiled_threshold, 0) AS misfiled_threshold, coalesce(s.suggest, ''),
+		coalesce(s.misfiled, 0) AS misfiled, coalesce(s.misfiled_threshold, 0) AS misfiled_threshold, coalesce(s.suggest, '') AS suggest,
 		CASE WHEN it.reason = :off AND s.offtopic_threshold != 0 THEN s.offtopic
 		     WHEN it.reason = :mis AND s.misfiled_threshold != 0 THEN s.misfiled END AS doubt
 	FROM (
@@ -210,7 +214,8 @@ func (c *Catalog) ReviewIndex(ctx context.Context, q ReviewQuery, at ReviewCurso
 // everything the page needs to lay out its lists without reading them.
 func (c *Catalog) ReviewGroups(ctx context.Context, s ReviewScoring) ([]ReviewGroup, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT reason, class, decision, count(*), count(doubt), max(coalesce(doubt, 0)),
-		count(CASE WHEN offtopic_threshold != 0 THEN 1 END), count(CASE WHEN misfiled_threshold != 0 THEN 1 END)
+		count(CASE WHEN offtopic_threshold != 0 THEN 1 END), count(CASE WHEN misfiled_threshold != 0 THEN 1 END),
+		count(CASE WHEN suggest != '' AND suggest != class AND (reason = :mis OR misfiled_threshold != 0 AND misfiled >= misfiled_threshold) THEN 1 END)
 		FROM (`+reviewItems(nil)+`) GROUP BY reason, class, decision ORDER BY reason, class, decision`, scoringArgs(s)...)
 	if err != nil {
 		return nil, c.corrupt(err)
@@ -219,7 +224,7 @@ func (c *Catalog) ReviewGroups(ctx context.Context, s ReviewScoring) ([]ReviewGr
 	var out []ReviewGroup
 	for rows.Next() {
 		var g ReviewGroup
-		if err := rows.Scan(&g.Reason, &g.Class, &g.Decision, &g.Count, &g.Scored, &g.MaxDoubt, &g.OffTopicJudged, &g.MisfiledJudged); err != nil {
+		if err := rows.Scan(&g.Reason, &g.Class, &g.Decision, &g.Count, &g.Scored, &g.MaxDoubt, &g.OffTopicJudged, &g.MisfiledJudged, &g.Suggested); err != nil {
 			return nil, c.corrupt(err)
 		}
 		out = append(out, g)

@@ -203,7 +203,7 @@ func TestReviewPages(t *testing.T) {
 	total := 0
 	for _, g := range groups {
 		want := matching(all, ReviewQuery{Reason: g.Reason, Class: g.Class, State: cmp.Or(g.Decision, ReviewUndecided)})
-		scored, top, off, mis := 0, 0.0, 0, 0
+		scored, top, off, mis, suggested := 0, 0.0, 0, 0, 0
 		for _, it := range want {
 			if it.Scored {
 				scored++
@@ -214,12 +214,17 @@ func TestReviewPages(t *testing.T) {
 			if it.Scores.MisfiledThreshold != 0 {
 				mis++
 			}
+			sc := it.Scores
+			if sc.Suggest != "" && sc.Suggest != it.Class && (it.Reason == "misfiled" || sc.MisfiledThreshold != 0 && sc.Misfiled >= sc.MisfiledThreshold) {
+				suggested++
+			}
 		}
 		if len(want) > 0 {
 			top = want[0].Doubt
 		}
-		if g.Count != len(want) || g.Scored != scored || g.MaxDoubt != top || g.OffTopicJudged != off || g.MisfiledJudged != mis {
-			t.Errorf("group %+v, want %d items, %d scored, most doubtful %g, %d and %d judged off-topic and misfiled", g, len(want), scored, top, off, mis)
+		if g.Count != len(want) || g.Scored != scored || g.MaxDoubt != top || g.OffTopicJudged != off || g.MisfiledJudged != mis || g.Suggested != suggested {
+			t.Errorf("group %+v, want %d items, %d scored, most doubtful %g, %d and %d judged off-topic and misfiled, %d suggested a class",
+				g, len(want), scored, top, off, mis, suggested)
 		}
 		total += g.Count
 	}

@@ -128,6 +128,7 @@ func TestReview20k(t *testing.T) {
 		t.Fatalf("the focused card never showed its image: %v", err)
 	}
 	mem1 := pageMemory(t, ctx)
+	screenshot(t, ctx, "review-20k.png")
 
 	// A decision 2,000 images in lands, and the counts follow.
 	sha := focusedCard(t, ctx).SHA

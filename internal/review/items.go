@@ -121,11 +121,12 @@ type groupJSON struct {
 	Count    int     `json:"count"`
 	Scored   int     `json:"scored,omitempty"`
 	Doubt    float64 `json:"doubt,omitempty"`
-	// How many show an off-topic or a misfiled score (and perhaps a
-	// suggestion): the page makes room on its cards for the lines some
-	// card of a list will have.
-	OffTopic int `json:"offtopic,omitempty"`
-	Misfiled int `json:"misfiled,omitempty"`
+	// How many show an off-topic or a misfiled score, and a suggested
+	// class: the page makes room on its cards for the lines some card of a
+	// list will have.
+	OffTopic  int `json:"offtopic,omitempty"`
+	Misfiled  int `json:"misfiled,omitempty"`
+	Suggested int `json:"suggested,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +158,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	for _, g := range groups {
 		addClass(g.Class)
 		st.Groups = append(st.Groups, groupJSON{Reason: g.Reason, Class: g.Class, Decision: g.Decision, Count: g.Count, Scored: g.Scored, Doubt: g.MaxDoubt,
-			OffTopic: g.OffTopicJudged, Misfiled: g.MisfiledJudged})
+			OffTopic: g.OffTopicJudged, Misfiled: g.MisfiledJudged, Suggested: g.Suggested})
 	}
 	writeJSON(w, http.StatusOK, st)
 }

@@ -241,11 +241,12 @@ function viewGroups() {
   const by = new Map();
   for (const g of st.groups) {
     if (g.reason !== reason || (cls && g.class !== cls) || !stateMatches(g.decision || "", sf)) continue;
-    const e = by.get(g.class) || { cls: g.class, n: 0, scored: 0, doubt: -Infinity, offtopic: 0, misfiled: 0 };
+    const e = by.get(g.class) || { cls: g.class, n: 0, scored: 0, doubt: -Infinity, offtopic: 0, misfiled: 0, suggested: 0 };
     e.n += g.count;
     e.scored += g.scored || 0;
     e.offtopic += g.offtopic || 0;
     e.misfiled += g.misfiled || 0;
+    e.suggested += g.suggested || 0;
     e.doubt = Math.max(e.doubt, g.doubt || 0);
     by.set(g.class, e);
   }
@@ -338,10 +339,10 @@ function measure() {
   const grid = view[0].grid;
   const main = $("#main");
   main.style.removeProperty("--card-h");
-  const off = view.some((v) => v.offtopic > 0), mis = view.some((v) => v.misfiled > 0) || reason === "misfiled";
+  const off = view.some((v) => v.offtopic > 0), mis = view.some((v) => v.misfiled > 0), move = view.some((v) => v.suggested > 0);
   const probe = card({ sha256: "0".repeat(64), class: "probe", reason: "probe", score: 0, width: 1, height: 1, bytes: 0,
     offtopic: off ? 1 : null, offtopic_threshold: 1, misfiled: mis ? 1 : null, misfiled_threshold: 1,
-    suggest: mis ? "probe" : "", detail: "a detail" }, 0, 0);
+    suggest: move ? "probe" : "", detail: "a detail" }, 0, 0);
   probe.querySelector("img").removeAttribute("src");
   probe.style.visibility = "hidden";
   const keep = [...grid.children];
@@ -433,7 +434,7 @@ function render() {
       // The cards that stay are not touched: a row scrolled in adds a
       // row's cards, not the whole window's.
       const stay = new Set(cards.values());
-      for (const c of [...v.grid.children]) if (!stay.has(c)) c.remove();
+      for (const c of [...v.grid.children]) if (!stay.has(c)) drop(c);
       let at = v.grid.firstChild;
       for (const c of cards.values()) {
         if (c === at) at = at.nextSibling;
@@ -445,6 +446,13 @@ function render() {
       performance.mark("scour-first-card");
     }
   });
+}
+
+// drop takes a card off the page and stops reading its pictures: a card
+// scrolled past quickly should not hold up the ones on screen.
+function drop(c) {
+  for (const img of c.querySelectorAll("img")) img.removeAttribute("src");
+  c.remove();
 }
 
 function cardAt(g, i) {
@@ -588,7 +596,7 @@ function leave(g, i) {
   }
   if (v.n === 0) return 0;
   // The cards from i on show the image after the one they showed.
-  for (const [j, c] of v.cards) if (j >= i) { c.remove(); v.cards.delete(j); }
+  for (const [j, c] of v.cards) if (j >= i) { drop(c); v.cards.delete(j); }
   v.to = Math.min(v.to, i);
   v.grid.style.height = Math.max(0, Math.ceil(v.n / geo.cols) * geo.rowH - (geo.rowH - geo.cardH)) + "px";
   v.sec.querySelector(".sub").textContent = `${v.n} image${v.n === 1 ? "" : "s"} · reference images`;
