@@ -246,6 +246,9 @@ CREATE TABLE topup_shortfalls (
 	detail     TEXT NOT NULL,      -- the reason in words, with its figures
 	updated_at TEXT NOT NULL
 );`},
+	// 1040: the review page counts and pages the quarantined images by reason
+	// and class; without this it reads every image row, kept ones included.
+	{1040, `CREATE INDEX images_status ON images(status, reason, class);`},
 }
 
 // cacheTables are tables whose rows are facts about content (keyed by a

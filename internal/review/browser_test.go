@@ -21,7 +21,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // browser starts headless Chromium for the test, or skips it (fails it in
 // CI, where a missing browser is a broken setup, not a choice).
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		msg := fmt.Sprintf("%s not found (%v): apt-get install chromium to run the review page in a real browser", chromiumPath, err)
@@ -30,7 +30,7 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip(msg)
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -42,9 +42,9 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 900),
-	)
+	}, flags...)...)
 	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() {
 		cancelTime()
 		cancelTab()

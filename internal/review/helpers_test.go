@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,4 +207,69 @@ func (c *client) getRaw(path string) (int, []byte) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, body
+}
+
+func (c *client) state() stateJSON {
+	c.t.Helper()
+	var st stateJSON
+	c.getJSON("/api/state", &st)
+	return st
+}
+
+func (c *client) getJSON(path string, v any) {
+	c.t.Helper()
+	code, body := c.getRaw(path)
+	if err := json.Unmarshal(body, v); code != http.StatusOK || err != nil {
+		c.t.Fatalf("%s: %d %s %v", path, code, body, err)
+	}
+}
+
+// shown is every image the page lists, reason by reason in the tabs'
+// order, each reason's list read as the page reads it: a page at a time,
+// each from the cursor the last one gave (two images a page, so that
+// every list here takes several).
+func (c *client) shown() []item {
+	c.t.Helper()
+	st := c.state()
+	var reasons []string
+	for _, g := range st.Groups {
+		if !slices.Contains(reasons, g.Reason) {
+			reasons = append(reasons, g.Reason)
+		}
+	}
+	slices.SortStableFunc(reasons, func(a, b string) int {
+		rank := func(r string) int {
+			if i := slices.Index(st.Reasons, r); i >= 0 {
+				return i
+			}
+			return len(st.Reasons)
+		}
+		return rank(a) - rank(b)
+	})
+	var out []item
+	for _, r := range reasons {
+		next := ""
+		for {
+			v := url.Values{"reason": {r}, "limit": {"2"}}
+			if next != "" {
+				v.Set("after", next)
+			}
+			var page pageJSON
+			c.getJSON("/api/items?"+v.Encode(), &page)
+			out = append(out, page.Items...)
+			if next = page.Next; next == "" {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func shownItem(items []item, sha string) (item, bool) {
+	for _, it := range items {
+		if it.SHA256 == sha {
+			return it, true
+		}
+	}
+	return item{}, false
 }

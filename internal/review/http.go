@@ -10,7 +10,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,6 +45,8 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("GET /"+name, files)
 	}
 	mux.HandleFunc("GET /api/state", s.state)
+	mux.HandleFunc("GET /api/items", s.items)
+	mux.HandleFunc("GET /api/locate", s.locate)
 	mux.HandleFunc("POST /api/decide", s.decideHandler)
 	mux.HandleFunc("POST /api/undo", s.undoHandler)
 	mux.HandleFunc("GET /image/{sha}", s.image)
@@ -118,59 +119,6 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	page.Execute(w, struct{ Token, Project string }{s.secret, filepath.Base(s.root.Name())})
-}
-
-// stateJSON is everything the page draws.
-type stateJSON struct {
-	Reasons []string    `json:"reasons"` // every reason clean gives, most important first
-	Classes []classJSON `json:"classes"`
-	Items   []item      `json:"items"`
-}
-
-type classJSON struct {
-	Name       string    `json:"name"`
-	References []refJSON `json:"references"`
-}
-
-type refJSON struct {
-	Name string `json:"name"`
-	URL  string `json:"url,omitempty"`
-	Why  string `json:"why,omitempty"` // why it is not shown
-}
-
-func (s *Server) state(w http.ResponseWriter, r *http.Request) {
-	items, err := s.items(r.Context())
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	st := stateJSON{Reasons: reasonOrder(), Classes: []classJSON{}, Items: items}
-	seen := map[string]bool{}
-	addClass := func(name string) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		c := classJSON{Name: name, References: []refJSON{}}
-		for i, ref := range s.refs[name] {
-			rj := refJSON{Name: ref.Name, Why: ref.Why}
-			if ref.Why == "" {
-				rj.URL = fmt.Sprintf("/ref/%s/%d", url.PathEscape(name), i)
-			}
-			c.References = append(c.References, rj)
-		}
-		st.Classes = append(st.Classes, c)
-	}
-	for _, c := range s.o.Classes {
-		addClass(c.Name)
-	}
-	for _, it := range items {
-		addClass(it.Class)
-	}
-	if st.Items == nil {
-		st.Items = []item{}
-	}
-	writeJSON(w, http.StatusOK, st)
 }
 
 type decisionJSON struct {

@@ -2,7 +2,6 @@ package review
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,25 +36,6 @@ func (p *project) score(sc catalog.Score) {
 	}
 }
 
-func (c *client) state() stateJSON {
-	c.t.Helper()
-	code, body := c.getRaw("/api/state")
-	var st stateJSON
-	if err := json.Unmarshal(body, &st); code != http.StatusOK || err != nil {
-		c.t.Fatalf("state: %d %s %v", code, body, err)
-	}
-	return st
-}
-
-func itemOf(st stateJSON, sha string) (item, bool) {
-	for _, it := range st.Items {
-		if it.SHA256 == sha {
-			return it, true
-		}
-	}
-	return item{}, false
-}
-
 // ordered returns a and b so that the first has the larger hash: a test
 // that gives it the larger score then fails if the page sorts by hash.
 func ordered(a, b string) (string, string) {
@@ -86,19 +66,19 @@ func TestMoveThroughTheAPI(t *testing.T) {
 	c := newClient(t, s)
 
 	// Scores and suggestions are on the page, most doubtful first.
-	st := c.state()
+	st := c.shown()
 	var order []string
-	for _, it := range st.Items {
+	for _, it := range st {
 		order = append(order, it.SHA256)
 	}
 	if want := []string{off1, off2, tug1, tug2}; len(order) != 4 || order[0] != want[0] || order[1] != want[1] || order[2] != want[2] || order[3] != want[3] {
 		t.Errorf("order %v, want off-topic then misfiled, most doubtful first: %v", order, want)
 	}
-	it, _ := itemOf(st, tug1)
+	it, _ := shownItem(st, tug1)
 	if it.Misfiled == nil || *it.Misfiled != 0.91 || *it.MisfiledThreshold != 0.7 || it.Suggest != "Tugs" || it.OffTopic == nil || *it.OffTopic != 0.2 {
 		t.Errorf("misfiled item %+v", it)
 	}
-	if it, _ := itemOf(st, off2); it.Misfiled == nil || *it.Misfiled != 0.1 || it.OffTopic == nil || *it.OffTopic != 0.61 || it.Suggest != "" {
+	if it, _ := shownItem(st, off2); it.Misfiled == nil || *it.Misfiled != 0.1 || it.OffTopic == nil || *it.OffTopic != 0.61 || it.Suggest != "" {
 		t.Errorf("off-topic item %+v", it)
 	}
 
@@ -131,7 +111,7 @@ func TestMoveThroughTheAPI(t *testing.T) {
 		if im.Class != "Tugs" || im.Key != moved || im.Status != catalog.StatusKept || !p.onDisk(moved) || p.onDisk(quarantined) || p.cleanDecision(tug1) != clean.DecisionKeep {
 			t.Fatalf("%s: %+v, on disk %v, quarantine copy %v, clean decision %q", when, im, p.onDisk(moved), p.onDisk(quarantined), p.cleanDecision(tug1))
 		}
-		it, ok := itemOf(c.state(), tug1)
+		it, ok := shownItem(c.shown(), tug1)
 		if !ok || it.Decision != verdictMove || it.Class != "Destroyers" || it.MovedTo != "Tugs" || it.Reason != reasonMisfiled {
 			t.Fatalf("%s: the page shows %+v", when, it)
 		}
@@ -155,7 +135,7 @@ func TestMoveThroughTheAPI(t *testing.T) {
 		!p.onDisk(quarantined) || p.onDisk(moved) || p.cleanDecision(tug1) != "" {
 		t.Fatalf("after undo: %+v, clean decision %q", im, p.cleanDecision(tug1))
 	}
-	if it, _ := itemOf(c.state(), tug1); it.Decision != "" || it.MovedTo != "" {
+	if it, _ := shownItem(c.shown(), tug1); it.Decision != "" || it.MovedTo != "" {
 		t.Fatalf("after undo the page shows %+v", it)
 	}
 	if ds, _ := p.cat.ReviewExamples(ctx); len(ds) != 0 {

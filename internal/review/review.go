@@ -10,7 +10,10 @@
 // decision back. Decisions live in the catalog, so they survive closing
 // the page and restarting the server, and clean learns from them
 // (catalog.ReviewExamples). Each card shows clean's off-topic and
-// misfiled scores against their thresholds, the most doubtful first.
+// misfiled scores against their thresholds, the most doubtful first. The
+// page never holds the whole quarantine: it reads counts first and then
+// each list a page at a time as it scrolls to it (items.go), and draws only
+// the cards on screen.
 //
 // The page is served on a loopback address only, to one person: the URL
 // carries a random key that the first visit trades for a cookie, every

@@ -177,9 +177,8 @@ func TestDecideAndUndo(t *testing.T) {
 		p.cleanDecision(sha) != clean.DecisionKeep {
 		t.Fatalf("after keep: %s at %s, clean decision %q", im.Status, im.Key, p.cleanDecision(sha))
 	}
-	items, err := s.items(context.Background())
-	if err != nil || len(items) != 1 || items[0].Decision != verdictKeep || items[0].Reason != clean.ReasonBlurry || items[0].Score != 3 {
-		t.Fatalf("items after keep: %+v %v; want the kept image under its reason", items, err)
+	if items := c.shown(); len(items) != 1 || items[0].Decision != verdictKeep || items[0].Reason != clean.ReasonBlurry || items[0].Score != 3 {
+		t.Fatalf("items after keep: %+v; want the kept image under its reason", items)
 	}
 
 	if code, body := c.post("/api/undo", map[string]string{}, nil); code != http.StatusOK || body["sha256"] != sha {
@@ -244,12 +243,8 @@ func TestRecoversInterruptedDecisions(t *testing.T) {
 	if d := p.cleanDecision(lost); d != clean.DecisionReject {
 		t.Errorf("discard whose clean decision was lost: %q, want reject again", d)
 	}
-	items, err := s.items(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, it := range items {
+	for _, it := range newClient(t, s).shown() {
 		got[it.SHA256] = it.Decision
 	}
 	if d, ok := got[moved]; !ok || d != "" {
