@@ -50,28 +50,44 @@ func Pairs(ctx context.Context, hashes []uint64, maxDist, workers int) ([]Pair, 
 	if len(hashes) > math.MaxInt32 {
 		return nil, fmt.Errorf("hamming: %d hashes is more than the %d this package indexes", len(hashes), math.MaxInt32)
 	}
-	return pairs(ctx, hashes, maxDist, chooseK(len(hashes), maxDist), workers)
+	k, nested := choose(len(hashes), maxDist)
+	if nested {
+		return pairsNested(ctx, hashes, maxDist, k, workers)
+	}
+	return pairs(ctx, hashes, maxDist, k, workers)
 }
 
-// chooseK picks how many blocks a pair must share by estimating each
-// choice's cost: C(m, k) passes, each building and radix-sorting n keys and
-// comparing the candidates, n²/2 over the number of distinct keys. More
-// shared blocks mean longer keys and fewer candidates but many more passes.
-// The weights were fitted to timings of a million random hashes (about
-// 12 ns per key, 10 ns per key and radix pass, 1.6 ns per candidate).
-func chooseK(n, d int) int {
-	best, bestCost := 1, math.Inf(1)
-	for k := 1; k <= 4; k++ {
-		m := d + k
-		keyBits := float64(64*k) / float64(m)
+// choose picks how many blocks a pair must share, and whether to run the
+// nested search (see nested.go), by estimating each choice's cost: the flat
+// search makes C(m, k) passes, each building and radix-sorting n keys and
+// comparing the candidates, n²/2 over the number of distinct keys; the
+// nested one makes C(m-1, k-1) such sorts and C(m, k) cheap bucketings of
+// in-cache runs. More shared blocks mean longer keys and fewer candidates
+// but many more passes. The weights were fitted to timings of a million
+// and ten million random hashes (about 12 ns per key, 10 ns per key and
+// radix pass, 3 ns per item bucketed in cache, 1.6 ns per candidate).
+func choose(n, d int) (k int, nested bool) {
+	bestCost := math.Inf(1)
+	for kk := 1; kk <= 4; kk++ {
+		m := d + kk
+		keyBits := float64(64*kk) / float64(m)
 		candidates := float64(n) * float64(n) / 2 / math.Pow(2, keyBits)
 		perKey := 12 + 10*math.Ceil(keyBits/radixBits)
-		cost := binomial(m, k) * (float64(n)*perKey + 1.6*candidates)
+		cost := binomial(m, kk) * (float64(n)*perKey + 1.6*candidates)
 		if cost < bestCost {
-			best, bestCost = k, cost
+			k, nested, bestCost = kk, false, cost
+		}
+		if !nestedFits(d, kk) {
+			continue
+		}
+		outerBits := float64(64*(kk-1)) / float64(m)
+		outerPerKey := 12 + 10*math.Ceil(outerBits/radixBits)
+		cost = binomial(m-1, kk-1)*float64(n)*outerPerKey + binomial(m, kk)*(3*float64(n)+1.6*candidates)
+		if cost < bestCost {
+			k, nested, bestCost = kk, true, cost
 		}
 	}
-	return best
+	return k, nested
 }
 
 func binomial(n, k int) float64 {
@@ -104,33 +120,38 @@ func blocks(m int) []block {
 }
 
 func pairs(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	bs := blocks(d + k)
+	return run(ctx, subsets(d+k, k), workers, func() func(sub []int, found []Pair) []Pair {
+		var s sorter
+		return func(sub []int, found []Pair) []Pair { return pass(hashes, d, bs, sub, &s, found) }
+	})
+}
+
+func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	bs := blocks(d + k)
+	return run(ctx, outerSubsets(d+k, k), workers, func() func(sub []int, found []Pair) []Pair {
+		var s nsorter
+		return func(outer []int, found []Pair) []Pair { return nestedPass(hashes, d, bs, outer, &s, found) }
+	})
+}
+
+// run hands the subsets to workers goroutines (0 = GOMAXPROCS), each with
+// its own buffers from newWorker, checks ctx between passes, and sorts
+// what they found by A then B.
+func run(ctx context.Context, subsets [][]int, workers int, newWorker func() func(sub []int, found []Pair) []Pair) ([]Pair, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	bs := blocks(d + k)
-	var subsets [][]int
-	var gen func(start int, cur []int)
-	gen = func(start int, cur []int) {
-		if len(cur) == k {
-			subsets = append(subsets, slices.Clone(cur))
-			return
-		}
-		for i := start; i < len(bs); i++ {
-			gen(i+1, append(cur, i))
-		}
-	}
-	gen(0, nil)
-
 	jobs := make(chan []int)
 	var mu sync.Mutex
 	var out []Pair
 	var wg sync.WaitGroup
 	for range min(workers, len(subsets)) {
 		wg.Go(func() {
-			var s sorter
+			work := newWorker()
 			var found []Pair
 			for sub := range jobs {
-				found = pass(hashes, d, bs, sub, &s, found)
+				found = work(sub, found)
 			}
 			mu.Lock()
 			out = append(out, found...)
