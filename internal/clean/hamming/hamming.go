@@ -58,31 +58,33 @@ func Pairs(ctx context.Context, hashes []uint64, maxDist, workers int) ([]Pair, 
 }
 
 // choose picks how many blocks a pair must share, and whether to run the
-// nested search (see nested.go), by estimating each choice's cost: the flat
-// search makes C(m, k) passes, each building and radix-sorting n keys and
-// comparing the candidates, n²/2 over the number of distinct keys; the
-// nested one makes C(m-1, k-1) such sorts and C(m, k) cheap bucketings of
-// in-cache runs. More shared blocks mean longer keys and fewer candidates
-// but many more passes. The weights were fitted to timings of a million
-// and ten million random hashes (about 12 ns per key, 10 ns per key and
-// radix pass, 3 ns per item bucketed in cache, 1.6 ns per candidate).
+// nested search (see nested.go), by estimating each choice's cost. The flat
+// search makes C(m, k) passes, each building and radix-sorting n keys; the
+// nested one buckets n hashes once per tuple of up to k blocks, mostly in
+// cache. Both then compare the candidates, n²/2 over the number of
+// distinct keys per k-subset. More shared blocks mean longer keys and
+// fewer candidates but many more passes. The weights were fitted to
+// timings of a million random hashes (about 12 ns per key, 10 ns per key
+// and radix pass, 8 ns per hash bucketed, 1.6 ns per candidate).
 func choose(n, d int) (k int, nested bool) {
 	bestCost := math.Inf(1)
 	for kk := 1; kk <= 4; kk++ {
 		m := d + kk
 		keyBits := float64(64*kk) / float64(m)
-		candidates := float64(n) * float64(n) / 2 / math.Pow(2, keyBits)
+		candidates := binomial(m, kk) * float64(n) * float64(n) / 2 / math.Pow(2, keyBits)
 		perKey := 12 + 10*math.Ceil(keyBits/radixBits)
-		cost := binomial(m, kk) * (float64(n)*perKey + 1.6*candidates)
+		cost := binomial(m, kk)*float64(n)*perKey + 1.6*candidates
 		if cost < bestCost {
 			k, nested, bestCost = kk, false, cost
 		}
 		if !nestedFits(d, kk) {
 			continue
 		}
-		outerBits := float64(64*(kk-1)) / float64(m)
-		outerPerKey := 12 + 10*math.Ceil(outerBits/radixBits)
-		cost = binomial(m-1, kk-1)*float64(n)*outerPerKey + binomial(m, kk)*(3*float64(n)+1.6*candidates)
+		tuples := 0.0
+		for j := 1; j <= kk; j++ {
+			tuples += binomial(m, j)
+		}
+		cost = 8*tuples*float64(n) + 1.6*candidates
 		if cost < bestCost {
 			k, nested, bestCost = kk, true, cost
 		}
@@ -129,9 +131,13 @@ func pairs(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, err
 
 func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
 	bs := blocks(d + k)
-	return run(ctx, outerSubsets(d+k, k), workers, func() func(sub []int, found []Pair) []Pair {
+	var firsts [][]int
+	for a := 0; a <= len(bs)-k; a++ {
+		firsts = append(firsts, []int{a})
+	}
+	return run(ctx, firsts, workers, func() func(sub []int, found []Pair) []Pair {
 		var s nsorter
-		return func(outer []int, found []Pair) []Pair { return nestedPass(hashes, d, bs, outer, &s, found) }
+		return func(first []int, found []Pair) []Pair { return s.firstBlock(hashes, d, k, bs, first[0], found) }
 	})
 }
 
@@ -290,4 +296,21 @@ func (s *sorter) sort(keyBits uint) []item {
 	}
 	s.items, s.tmp = src, dst
 	return src
+}
+
+// subsets lists the k-subsets of m blocks, in lexicographic order.
+func subsets(m, k int) [][]int {
+	var out [][]int
+	var gen func(start int, cur []int)
+	gen = func(start int, cur []int) {
+		if len(cur) == k {
+			out = append(out, slices.Clone(cur))
+			return
+		}
+		for i := start; i < m; i++ {
+			gen(i+1, append(cur, i))
+		}
+	}
+	gen(0, nil)
+	return out
 }

@@ -151,7 +151,7 @@ func TestChoose(t *testing.T) {
 		wantNested  bool
 	}{
 		{10_000_000, 6, 3, true}, // the ten-million case the nested search is for
-		{1000, 0, 1, false},
+		{1_000_000, 6, 2, true},
 	} {
 		if k, nested := choose(tc.n, tc.d); k != tc.wantK || nested != tc.wantNested {
 			t.Errorf("choose(%d, %d) = %d, %v, want %d, %v", tc.n, tc.d, k, nested, tc.wantK, tc.wantNested)

@@ -2,121 +2,144 @@ package hamming
 
 import (
 	"math/bits"
-	"slices"
 )
 
-// The nested search splits each pass of the flat one in two. A pair whose
-// first k agreeing blocks are (s₁..s_{k-1}, c) is found by sorting all the
-// hashes once by the outer blocks s₁..s_{k-1} and then, inside each run of
-// equal outer keys (a few hundred hashes at ten million), bucketing by each
-// later block c in turn. The big sorts, which stream the whole array
-// through memory, drop from C(m, k) to C(m-1, k-1); the per-c work happens
-// on runs that sit in cache. At ten million hashes and distance 6 this
-// turns 84 full sorts (k = 3) into 28 and keeps the 24-bit effective key
-// that holds the candidates to about one per hash.
+// The nested search finds the same pairs as the flat one without its
+// C(m, k) full sorts. A pair's first k agreeing blocks s₁ < … < s_k are
+// reached by bucketing: all hashes by block s₁ (one pass over memory per
+// first block), each of those runs by s₂ (runs of n/2^w hashes, in cache),
+// and so on down to runs equal on all k blocks, where every pair is
+// compared. Each level's work is a counting sort of runs that already sit
+// in cache, so at ten million hashes and distance 6 (k = 3, blocks of 7
+// and 8 bits) the 84 passes over 160 MB of the flat search become 7 over
+// memory and the rest over runs of 40,000 and then 300 hashes.
 
-// nitem is the nested search's sort item: 16 bytes instead of 24, since the
-// outer key never exceeds 32 bits (see nestedFits).
+// nitem is a hash and its index.
 type nitem struct {
 	hash uint64
 	idx  int32
-	key  uint32
 }
 
-// nsorter keeps the nested search's buffers between passes.
+// nsorter keeps one worker's buffers between first blocks.
 type nsorter struct {
-	items, tmp []nitem
-	count      []int
-	inner      []int32 // positions in a run, bucketed by the inner block
-	icount     []int32
+	top     []nitem
+	scratch [][]nitem // one per depth below the top
+	count   [][]int32 // one count table per depth
 }
+
+// maxNestedBits bounds a block's count table (64k entries).
+const maxNestedBits = 16
 
 // nestedFits reports whether the nested search can run with k shared
-// blocks out of m = d+k: the outer key must fit nitem's 32 bits and the
-// inner block must be short enough to bucket with a small count table.
+// blocks out of m = d+k: every block must be short enough to bucket by.
 func nestedFits(d, k int) bool {
-	if k < 2 {
-		return false
-	}
-	bs := blocks(d + k)
-	outer := uint(0)
-	for i := range k - 1 {
-		outer += bs[i].width // the widest blocks come first
-	}
-	return outer <= 32 && bs[0].width <= maxInnerBits
+	return k >= 2 && blocks(d + k)[0].width <= maxNestedBits // the widest block comes first
 }
 
-// maxInnerBits bounds the inner block's count table (4k entries) so that
-// clearing it per run costs little next to the run itself.
-const maxInnerBits = 12
-
-// subsets lists the k-subsets of m blocks, in lexicographic order.
-func subsets(m, k int) [][]int {
-	var out [][]int
-	var gen func(start int, cur []int)
-	gen = func(start int, cur []int) {
-		if len(cur) == k {
-			out = append(out, slices.Clone(cur))
-			return
-		}
-		for i := start; i < m; i++ {
-			gen(i+1, append(cur, i))
-		}
+// firstBlock buckets all the hashes by block a and searches each bucket
+// for the pairs whose first agreeing block is a.
+func (s *nsorter) firstBlock(hashes []uint64, d, k int, bs []block, a int, found []Pair) []Pair {
+	if cap(s.top) < len(hashes) {
+		s.top = make([]nitem, len(hashes))
 	}
-	gen(0, nil)
-	return out
+	items := s.top[:len(hashes)]
+	b := bs[a]
+	count := s.table(0, b.width)
+	for _, h := range hashes {
+		count[b.of(h)+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	for i, h := range hashes {
+		v := b.of(h)
+		items[count[v]] = nitem{h, int32(i)}
+		count[v]++
+	}
+	chosen := []int{a}
+	start := 0
+	for v := range 1 << b.width {
+		end := int(count[v])
+		found = s.descend(items[start:end], d, k, bs, chosen, found)
+		start = end
+	}
+	return found
 }
 
-// outerSubsets lists the (k-1)-subsets of m blocks that leave at least one
-// block after their last.
-func outerSubsets(m, k int) [][]int {
-	return slices.DeleteFunc(subsets(m, k-1), func(s []int) bool { return s[len(s)-1] == m-1 })
+// table returns the zeroed count table of a depth, for a block of width
+// bits: entry v+1 counts value v, so that prefix sums give bucket starts.
+func (s *nsorter) table(depth int, width uint) []int32 {
+	for len(s.count) <= depth {
+		s.count = append(s.count, nil)
+	}
+	n := 1<<width + 1
+	if cap(s.count[depth]) < n {
+		s.count[depth] = make([]int32, n)
+	}
+	t := s.count[depth][:n]
+	clear(t)
+	return t
 }
 
-// nestedPass finds every pair whose first k-1 agreeing blocks are outer and
-// that agrees on at least one more block, appending them to found.
-func nestedPass(hashes []uint64, d int, bs []block, outer []int, s *nsorter, found []Pair) []Pair {
-	keyBits := uint(0)
-	for _, b := range outer {
-		keyBits += bs[b].width
+// descend searches a run of hashes equal on the blocks chosen for the pairs
+// whose first len(chosen) agreeing blocks are chosen and which agree on k
+// blocks in all.
+func (s *nsorter) descend(run []nitem, d, k int, bs []block, chosen []int, found []Pair) []Pair {
+	if len(run) < 2 {
+		return found
 	}
-	items := s.sort(hashes, bs, outer, keyBits)
-	sub := append(slices.Clone(outer), 0)
-	last := outer[len(outer)-1]
-	for lo := 0; lo < len(items); {
-		hi := lo + 1
-		for hi < len(items) && items[hi].key == items[lo].key {
-			hi++
+	left := k - len(chosen)
+	last := chosen[len(chosen)-1]
+	// The next block can be any that leaves room for the rest after it.
+	options := len(bs) - last - left
+	if left == 0 || len(run)*len(run)/2 <= options*(4*len(run)+1<<bs[last+1].width) {
+		return allPairs(run, d, k, bs, chosen, found)
+	}
+	depth := len(chosen) - 1
+	for len(s.scratch) <= depth {
+		s.scratch = append(s.scratch, nil)
+	}
+	if cap(s.scratch[depth]) < len(run) {
+		s.scratch[depth] = make([]nitem, len(run))
+	}
+	sorted := s.scratch[depth][:len(run)]
+	next := append(chosen[:len(chosen):len(chosen)], 0)
+	for c := last + 1; c <= len(bs)-left; c++ {
+		b := bs[c]
+		count := s.table(depth+1, b.width)
+		for _, it := range run {
+			count[b.of(it.hash)+1]++
 		}
-		run := items[lo:hi]
-		lo = hi
-		if len(run) < 2 {
-			continue
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
 		}
-		laterBlocks := len(bs) - 1 - last
-		// Comparing all pairs of a short run beats bucketing it once per
-		// later block; the break-even is about a dozen items per block.
-		if len(run) <= 12*laterBlocks {
-			found = runAllPairs(run, d, bs, outer, found)
-			continue
+		for _, it := range run {
+			v := b.of(it.hash)
+			sorted[count[v]] = it
+			count[v]++
 		}
-		for c := last + 1; c < len(bs); c++ {
-			sub[len(sub)-1] = c
-			found = s.bucketRun(run, d, bs, sub, found)
+		// count[v] now ends bucket v; the deeper levels use their own
+		// tables, so walk the buckets by their values.
+		next[len(next)-1] = c
+		for start := 0; start < len(sorted); {
+			end := int(count[b.of(sorted[start].hash)])
+			found = s.descend(sorted[start:end], d, k, bs, next, found)
+			start = end
 		}
 	}
 	return found
 }
 
-// runAllPairs compares every pair of a run, keeping those whose first k-1
-// agreeing blocks are outer and which agree on one more block after them.
-func runAllPairs(run []nitem, d int, bs []block, outer []int, found []Pair) []Pair {
+// allPairs compares every pair of a run and keeps those within d bits
+// whose first agreeing blocks are chosen and which agree on k blocks in
+// all: each pair comes out of exactly one run.
+func allPairs(run []nitem, d, k int, bs []block, chosen []int, found []Pair) []Pair {
 	for x := range run {
 		hx := run[x].hash
 		for y := x + 1; y < len(run); y++ {
 			diff := hx ^ run[y].hash
 			dist := bits.OnesCount64(diff)
-			if dist > d || !firstAgreementThenMore(diff, bs, outer) {
+			if dist > d || !agreesFirstOn(diff, bs, chosen, k) {
 				continue
 			}
 			a, b := run[x].idx, run[y].idx
@@ -129,113 +152,20 @@ func runAllPairs(run []nitem, d int, bs []block, outer []int, found []Pair) []Pa
 	return found
 }
 
-// firstAgreementThenMore reports whether outer is the first len(outer)
-// agreeing blocks of diff and another agreeing block follows: exactly the
-// pairs that some sub = outer+c reports with firstAgreement.
-func firstAgreementThenMore(diff uint64, bs []block, outer []int) bool {
+// agreesFirstOn reports whether the first len(chosen) blocks on which two
+// hashes with the given XOR agree are chosen, and they agree on at least k.
+func agreesFirstOn(diff uint64, bs []block, chosen []int, k int) bool {
 	j := 0
 	for i, b := range bs {
 		if b.of(diff) != 0 {
 			continue
 		}
-		if j == len(outer) {
-			return true
-		}
-		if i != outer[j] {
+		if j < len(chosen) && i != chosen[j] {
 			return false
 		}
-		j++
+		if j++; j == k {
+			return true
+		}
 	}
 	return false
-}
-
-// bucketRun groups a run by block sub[k-1] with a counting sort and
-// compares within each group.
-func (s *nsorter) bucketRun(run []nitem, d int, bs []block, sub []int, found []Pair) []Pair {
-	b := bs[sub[len(sub)-1]]
-	n := 1 << b.width
-	if cap(s.icount) < n+1 {
-		s.icount = make([]int32, n+1)
-	}
-	count := s.icount[:n+1]
-	clear(count)
-	for _, it := range run {
-		count[b.of(it.hash)+1]++
-	}
-	for i := 1; i <= n; i++ {
-		count[i] += count[i-1]
-	}
-	if cap(s.inner) < len(run) {
-		s.inner = make([]int32, len(run))
-	}
-	pos := s.inner[:len(run)]
-	for i, it := range run {
-		v := b.of(it.hash)
-		pos[count[v]] = int32(i)
-		count[v]++
-	}
-	// count[v] now ends bucket v; walk the buckets in order.
-	for start := 0; start < len(pos); {
-		v := b.of(run[pos[start]].hash)
-		end := int(count[v])
-		for x := start; x < end; x++ {
-			ix := run[pos[x]]
-			for y := x + 1; y < end; y++ {
-				iy := run[pos[y]]
-				diff := ix.hash ^ iy.hash
-				dist := bits.OnesCount64(diff)
-				if dist > d || !firstAgreement(diff, bs, sub) {
-					continue
-				}
-				a, bb := ix.idx, iy.idx
-				if a > bb {
-					a, bb = bb, a
-				}
-				found = append(found, Pair{a, bb, uint8(dist)})
-			}
-		}
-		start = end
-	}
-	return found
-}
-
-// sort fills the items with the hashes keyed by the outer blocks and
-// radix-sorts them.
-func (s *nsorter) sort(hashes []uint64, bs []block, outer []int, keyBits uint) []nitem {
-	n := len(hashes)
-	if cap(s.items) < n {
-		s.items = make([]nitem, n)
-		s.tmp = make([]nitem, n)
-	}
-	s.items, s.tmp = s.items[:n], s.tmp[:n]
-	if s.count == nil {
-		s.count = make([]int, 1<<radixBits)
-	}
-	for i, h := range hashes {
-		var key uint64
-		for _, b := range outer {
-			key = key<<bs[b].width | bs[b].of(h)
-		}
-		s.items[i] = nitem{h, int32(i), uint32(key)}
-	}
-	src, dst := s.items, s.tmp
-	for shift := uint(0); shift < keyBits; shift += radixBits {
-		clear(s.count)
-		for _, it := range src {
-			s.count[it.key>>shift&(1<<radixBits-1)]++
-		}
-		sum := 0
-		for i, c := range s.count {
-			s.count[i] = sum
-			sum += c
-		}
-		for _, it := range src {
-			digit := it.key >> shift & (1<<radixBits - 1)
-			dst[s.count[digit]] = it
-			s.count[digit]++
-		}
-		src, dst = dst, src
-	}
-	s.items, s.tmp = src, dst
-	return src
 }
