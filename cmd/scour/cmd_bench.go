@@ -260,7 +260,7 @@ store whole and again after 1% of its rows changed, merges the shards into a
 project catalog, exports it as CSV and Parquet, builds the report's dataset
 part and computes scour run's stage fingerprints. Each step prints its wall
 time and its own peak resident memory, which should not grow with --rows.
-Ten million rows take about 8 GB of scratch disk.`,
+Ten million rows take about 25 GB of scratch disk.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := bench.Catalog(cmd.Context(), o)
