@@ -123,7 +123,15 @@ func (s *nsorter) descend(run []nitem, d, k int, bs []block, chosen []int, found
 		next[len(next)-1] = c
 		for start := 0; start < len(sorted); {
 			end := int(count[b.of(sorted[start].hash)])
-			found = s.descend(sorted[start:end], d, k, bs, next, found)
+			// Most buckets at the last level hold one or two hashes: skip
+			// the call for singletons and go straight to the comparison.
+			switch {
+			case end-start < 2:
+			case left == 1:
+				found = allPairs(sorted[start:end], d, k, bs, next, found)
+			default:
+				found = s.descend(sorted[start:end], d, k, bs, next, found)
+			}
 			start = end
 		}
 	}
