@@ -235,3 +235,55 @@ func TestCompaction(t *testing.T) {
 		t.Fatal("the compacted upload does not merge to the shard's rows")
 	}
 }
+
+// TestOlderWholeUpload reads a bucket written by an older scour, which
+// put each shard's catalog whole under .db, and replaces that object with
+// a manifest on the first upload.
+func TestOlderWholeUpload(t *testing.T) {
+	ctx := context.Background()
+	st := local(t)
+	s := Spec{0, 2}
+	c, err := catalog.Open(ctx, filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addRows(t, c, 0, 500)
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	if err := c.Snapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	f, err := os.Open(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	err = st.Put(ctx, prefix+s.Name()+".db", f, fi.Size())
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	MarkDone(ctx, st, s, nil)
+	want := dump(t, snap)
+	if got := mergedDump(t, st); got != want {
+		t.Fatal("merging an older whole upload lost rows")
+	}
+	lp := filepath.Join(t.TempDir(), "shard.db")
+	if err := Fetch(ctx, st, s, lp); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := catalog.Open(ctx, lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if us, err := UploadPages(ctx, st, s, c2); err != nil || !us.Whole {
+		t.Fatalf("first upload over an older bucket: %+v %v", us, err)
+	}
+	if _, err := st.Stat(ctx, prefix+s.Name()+".db"); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("the older whole upload is still there: %v", err)
+	}
+	if got := mergedDump(t, st); got != want {
+		t.Fatal("the manifest that replaced the older upload merges differently")
+	}
+}
