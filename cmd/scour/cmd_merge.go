@@ -14,8 +14,10 @@ func newMergeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "merge",
 		Short: "Fold the catalogs of finished shards into the project catalog",
-		Long: `merge reads catalogs/shard-*-of-*.db from the store, takes those whose shard
-has finished (a .done mark beside it), and folds them into scour.db: URL rows
+		Long: `merge reads the shard catalogs under catalogs/ in the store (each a manifest
+and segments of pages, shard-*-of-*.manifest, or a whole shard-*-of-*.db from
+an older scour), takes those whose shard has finished (a .done mark beside
+it), and folds them into scour.db: URL rows
 as the shard recorded them, images by content hash (the same bytes fetched by
 two shards are one image, as in a single run). It is idempotent and safe to
 run while shards are still working: it takes only finished shards, skips

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scour-dev/scour/internal/bench/catalogbench"
 	"github.com/scour-dev/scour/internal/clean/cleanbench"
 	"github.com/scour-dev/scour/internal/errkind"
 	"github.com/scour-dev/scour/internal/gather/gatherbench"
@@ -306,4 +307,13 @@ func Head(ctx context.Context, w io.Writer, o HeadOptions) ([]headbench.Result, 
 		return nil, err
 	}
 	return headbench.Run(ctx, w, headbench.Options{Dir: filepath.Join(o.Shared, "images", "boats", "train"), PerClass: o.PerClass, Seed: o.Seed})
+}
+
+// CatalogOptions sizes the catalog benchmark.
+type CatalogOptions = catalogbench.Options
+
+// Catalog measures merge, export, report and fingerprints over shard
+// catalogs of millions of synthetic rows, and a shard's incremental upload.
+func Catalog(ctx context.Context, o CatalogOptions) (catalogbench.Report, error) {
+	return catalogbench.Run(ctx, o)
 }

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -72,49 +71,15 @@ func (c *Catalog) Merge(ctx context.Context, other *Catalog) (MergeStats, error)
 	}
 	rows.Close()
 
-	var incoming []Image
-	if err := other.ForEachImage(ctx, ImageFilter{}, func(im Image) error { incoming = append(incoming, im); return nil }); err != nil {
+	// The images stream through imageMerger one row at a time: buffering a
+	// shard's images cost about 300 bytes each, gigabytes at millions.
+	m, err := c.newImageMerger(ctx, tx, &st)
+	if err != nil {
 		return st, err
 	}
-	for _, im := range incoming {
-		cur, err := getImage(ctx, tx, im.SHA256)
-		switch {
-		case err == nil:
-			if settled, err := mergeTombstone(ctx, tx, cur, im, &st); err != nil {
-				return st, c.corrupt(err)
-			} else if settled {
-				continue
-			}
-			if cur.URLID == im.URLID {
-				continue
-			}
-			st.Duplicates++
-			winner, loser := cur, im
-			if im.URLID < cur.URLID {
-				winner, loser = im, cur
-				if _, err := tx.ExecContext(ctx, `UPDATE images SET class=?, key=?, format=?, width=?, height=?, bytes=?, phash=?, url_id=?, fetched_at=? WHERE sha256=?`,
-					im.Class, im.Key, im.Format, im.Width, im.Height, im.Bytes, int64(im.PHash), im.URLID, im.FetchedAt, im.SHA256); err != nil {
-					return st, c.corrupt(err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE urls SET state='duplicate', cause='duplicate' WHERE id=?`, loser.URLID); err != nil {
-				return st, c.corrupt(err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE urls SET state='done', cause='' WHERE id=?`, winner.URLID); err != nil {
-				return st, c.corrupt(err)
-			}
-			if loser.Key != winner.Key {
-				st.Orphans = append(st.Orphans, loser.Key)
-			}
-		case isNotFound(err) || err == sql.ErrNoRows:
-			if _, err := tx.ExecContext(ctx, `INSERT INTO images(`+imageCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-				im.SHA256, im.Class, im.Key, im.Format, im.Width, im.Height, im.Bytes, int64(im.PHash), im.URLID, im.FetchedAt, im.Status, im.Reason, im.Score, im.Method); err != nil {
-				return st, c.corrupt(err)
-			}
-			st.Images++
-		default:
-			return st, c.corrupt(fmt.Errorf("merge image %s: %w", im.SHA256, err))
-		}
+	defer m.close()
+	if err := other.ForEachImage(ctx, ImageFilter{}, func(im Image) error { return m.merge(ctx, im) }); err != nil {
+		return st, err
 	}
 	if err := tx.Commit(); err != nil {
 		return st, c.corrupt(err)

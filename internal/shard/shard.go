@@ -7,7 +7,8 @@
 // In the store:
 //
 //	catalogs/layout.json               {"shards": N}: a bucket is split one way only
-//	catalogs/shard-0003-of-0016.db     shard 3's catalog, uploaded periodically
+//	catalogs/shard-0003-of-0016.manifest  shard 3's catalog, uploaded periodically as
+//	catalogs/shard-0003-of-0016.pages/…   segments of changed pages (see pages.go)
 //	catalogs/shard-0003-of-0016.done   written after the last upload of a finished run
 //	catalogs/shard-0003-of-0016.lock   who runs the shard now, with a heartbeat
 package shard
@@ -228,37 +229,11 @@ func Fetch(ctx context.Context, st store.Store, s Spec, local string) error {
 	if _, err := os.Stat(local); err == nil {
 		return nil
 	}
-	r, err := st.Get(ctx, prefix+s.Name()+".db")
+	err := restore(ctx, st, s.Name(), local, local+".uploaded")
 	if errors.Is(err, store.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return writeFile(local, r)
-}
-
-// Upload copies the shard's catalog into the store. The catalog must be
-// quiescent (no transaction open); a checkpoint folds the WAL into the file
-// first so the copy is whole.
-func Upload(ctx context.Context, st store.Store, s Spec, cat *catalog.Catalog) error {
-	snap := cat.Path() + ".upload"
-	os.Remove(snap)
-	if err := cat.Snapshot(ctx, snap); err != nil {
-		return err
-	}
-	defer os.Remove(snap)
-	f, err := os.Open(snap)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return st.Put(ctx, prefix+s.Name()+".db", f, fi.Size())
+	return err
 }
 
 // MarkDone records that the shard's uploaded catalog is final.
@@ -306,8 +281,13 @@ func Merge(ctx context.Context, st store.Store, cat *catalog.Catalog, scratch st
 	err := st.List(ctx, prefix+"shard-", func(i store.Info) error {
 		name := strings.TrimPrefix(i.Key, prefix)
 		switch {
+		case strings.HasSuffix(name, ".manifest"):
+			dbs[strings.TrimSuffix(name, ".manifest")] = i
 		case strings.HasSuffix(name, ".db"):
-			dbs[strings.TrimSuffix(name, ".db")] = i
+			// An older scour's whole upload, unless a manifest replaces it.
+			if n := strings.TrimSuffix(name, ".db"); !strings.HasSuffix(dbs[n].Key, ".manifest") {
+				dbs[n] = i
+			}
 		case strings.HasSuffix(name, ".done"):
 			done[strings.TrimSuffix(name, ".done")] = true
 		}
@@ -337,13 +317,7 @@ func Merge(ctx context.Context, st store.Store, cat *catalog.Catalog, scratch st
 			continue
 		}
 		local := filepath.Join(scratch, name+".db")
-		r, err := st.Get(ctx, info.Key)
-		if err != nil {
-			return sum, err
-		}
-		err = writeFile(local, r)
-		r.Close()
-		if err != nil {
+		if err := restore(ctx, st, name, local, ""); err != nil {
 			return sum, err
 		}
 		other, err := catalog.Open(ctx, local)

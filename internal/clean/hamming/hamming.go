@@ -11,7 +11,11 @@
 // comes out once. With d = 6 and k = 2 the keys are 16 bits long and a
 // million random hashes cost a few candidate comparisons each per pass,
 // instead of the half a trillion comparisons of the all-pairs loop (and the
-// near-linear scans a BK-tree degrades to at this radius).
+// near-linear scans a BK-tree degrades to at this radius). At ten million
+// hashes the keys must grow to k = 3 blocks (about 21 bits) to keep the
+// candidates near one per hash, and the nested search (nested.go) reaches
+// those C(9, 3) = 84 block triples by bucketing level by level instead of
+// sorting the whole array 84 times.
 package hamming
 
 import (
@@ -50,28 +54,46 @@ func Pairs(ctx context.Context, hashes []uint64, maxDist, workers int) ([]Pair, 
 	if len(hashes) > math.MaxInt32 {
 		return nil, fmt.Errorf("hamming: %d hashes is more than the %d this package indexes", len(hashes), math.MaxInt32)
 	}
-	return pairs(ctx, hashes, maxDist, chooseK(len(hashes), maxDist), workers)
+	k, nested := choose(len(hashes), maxDist)
+	if nested {
+		return pairsNested(ctx, hashes, maxDist, k, workers)
+	}
+	return pairs(ctx, hashes, maxDist, k, workers)
 }
 
-// chooseK picks how many blocks a pair must share by estimating each
-// choice's cost: C(m, k) passes, each building and radix-sorting n keys and
-// comparing the candidates, n²/2 over the number of distinct keys. More
-// shared blocks mean longer keys and fewer candidates but many more passes.
-// The weights were fitted to timings of a million random hashes (about
-// 12 ns per key, 10 ns per key and radix pass, 1.6 ns per candidate).
-func chooseK(n, d int) int {
-	best, bestCost := 1, math.Inf(1)
-	for k := 1; k <= 4; k++ {
-		m := d + k
-		keyBits := float64(64*k) / float64(m)
-		candidates := float64(n) * float64(n) / 2 / math.Pow(2, keyBits)
+// choose picks how many blocks a pair must share, and whether to run the
+// nested search (see nested.go), by estimating each choice's cost. The flat
+// search makes C(m, k) passes, each building and radix-sorting n keys; the
+// nested one buckets n hashes once per tuple of up to k blocks, mostly in
+// cache. Both then compare the candidates, n²/2 over the number of
+// distinct keys per k-subset. More shared blocks mean longer keys and
+// fewer candidates but many more passes. The weights were fitted to
+// timings of a million random hashes (about 12 ns per key, 10 ns per key
+// and radix pass, 8 ns per hash bucketed, 1.6 ns per candidate).
+func choose(n, d int) (k int, nested bool) {
+	bestCost := math.Inf(1)
+	for kk := 1; kk <= 4; kk++ {
+		m := d + kk
+		keyBits := float64(64*kk) / float64(m)
+		candidates := binomial(m, kk) * float64(n) * float64(n) / 2 / math.Pow(2, keyBits)
 		perKey := 12 + 10*math.Ceil(keyBits/radixBits)
-		cost := binomial(m, k) * (float64(n)*perKey + 1.6*candidates)
+		cost := binomial(m, kk)*float64(n)*perKey + 1.6*candidates
 		if cost < bestCost {
-			best, bestCost = k, cost
+			k, nested, bestCost = kk, false, cost
+		}
+		if !nestedFits(d, kk) {
+			continue
+		}
+		tuples := 0.0
+		for j := 1; j <= kk; j++ {
+			tuples += binomial(m, j)
+		}
+		cost = 8*tuples*float64(n) + 1.6*candidates
+		if cost < bestCost {
+			k, nested, bestCost = kk, true, cost
 		}
 	}
-	return best
+	return k, nested
 }
 
 func binomial(n, k int) float64 {
@@ -104,33 +126,42 @@ func blocks(m int) []block {
 }
 
 func pairs(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	bs := blocks(d + k)
+	return run(ctx, subsets(d+k, k), workers, func() func(sub []int, found []Pair) []Pair {
+		var s sorter
+		return func(sub []int, found []Pair) []Pair { return pass(hashes, d, bs, sub, &s, found) }
+	})
+}
+
+func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	bs := blocks(d + k)
+	var firsts [][]int
+	for a := 0; a <= len(bs)-k; a++ {
+		firsts = append(firsts, []int{a})
+	}
+	return run(ctx, firsts, workers, func() func(sub []int, found []Pair) []Pair {
+		var s nsorter
+		return func(first []int, found []Pair) []Pair { return s.firstBlock(hashes, d, k, bs, first[0], found) }
+	})
+}
+
+// run hands the subsets to workers goroutines (0 = GOMAXPROCS), each with
+// its own buffers from newWorker, checks ctx between passes, and sorts
+// what they found by A then B.
+func run(ctx context.Context, subsets [][]int, workers int, newWorker func() func(sub []int, found []Pair) []Pair) ([]Pair, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	bs := blocks(d + k)
-	var subsets [][]int
-	var gen func(start int, cur []int)
-	gen = func(start int, cur []int) {
-		if len(cur) == k {
-			subsets = append(subsets, slices.Clone(cur))
-			return
-		}
-		for i := start; i < len(bs); i++ {
-			gen(i+1, append(cur, i))
-		}
-	}
-	gen(0, nil)
-
 	jobs := make(chan []int)
 	var mu sync.Mutex
 	var out []Pair
 	var wg sync.WaitGroup
 	for range min(workers, len(subsets)) {
 		wg.Go(func() {
-			var s sorter
+			work := newWorker()
 			var found []Pair
 			for sub := range jobs {
-				found = pass(hashes, d, bs, sub, &s, found)
+				found = work(sub, found)
 			}
 			mu.Lock()
 			out = append(out, found...)
@@ -269,4 +300,21 @@ func (s *sorter) sort(keyBits uint) []item {
 	}
 	s.items, s.tmp = src, dst
 	return src
+}
+
+// subsets lists the k-subsets of m blocks, in lexicographic order.
+func subsets(m, k int) [][]int {
+	var out [][]int
+	var gen func(start int, cur []int)
+	gen = func(start int, cur []int) {
+		if len(cur) == k {
+			out = append(out, slices.Clone(cur))
+			return
+		}
+		for i := start; i < m; i++ {
+			gen(i+1, append(cur, i))
+		}
+	}
+	gen(0, nil)
+	return out
 }

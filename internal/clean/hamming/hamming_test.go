@@ -72,6 +72,16 @@ func TestPairsMatchesBruteForce(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("%s, k=%d: %d pairs, brute force finds %d", tc.name, k, len(got), len(want))
 			}
+			if !nestedFits(tc.d, k) {
+				continue
+			}
+			got, err = pairsNested(context.Background(), tc.hs, tc.d, k, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, nested k=%d: %d pairs, brute force finds %d", tc.name, k, len(got), len(want))
+			}
 		}
 		got, err := Pairs(context.Background(), tc.hs, tc.d, 0)
 		if err != nil {
@@ -96,19 +106,70 @@ func TestPairsRejectsBadInput(t *testing.T) {
 	}
 }
 
-func TestChooseK(t *testing.T) {
-	for _, tc := range []struct{ n, d, want int }{
-		{1_000_000, 6, 2}, // 16-bit keys: the case the package is built for
-		{1000, 0, 1},
+// TestNestedRandomized draws sizes, radii and bit patterns at random and
+// checks the nested search against brute force, including runs long enough
+// to be bucketed rather than compared pairwise.
+func TestNestedRandomized(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 13))
+	for trial := range 40 {
+		n := 1 + r.IntN(3000)
+		d := r.IntN(MaxDistance + 1)
+		var hs []uint64
+		if trial%3 == 0 {
+			// Few free bits (about 16): long runs of equal outer keys.
+			// A small radius keeps the pairs, all within 2d bits of
+			// each other, from numbering in the millions.
+			d = r.IntN(5)
+			mask := r.Uint64() & r.Uint64()
+			base := r.Uint64()
+			hs = make([]uint64, n)
+			for i := range hs {
+				hs[i] = base ^ (r.Uint64() & mask)
+			}
+		} else {
+			hs = planted(n, d+2, r.Uint64())
+		}
+		want := bruteForce(hs, d)
+		for k := 2; k <= 4; k++ {
+			if !nestedFits(d, k) {
+				continue
+			}
+			got, err := pairsNested(context.Background(), hs, d, k, 1+r.IntN(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d (n=%d d=%d k=%d): %d pairs, brute force finds %d", trial, n, d, k, len(got), len(want))
+			}
+		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	for _, tc := range []struct {
+		n, d, wantK int
+		wantNested  bool
+	}{
+		{10_000_000, 6, 3, true}, // the ten-million case the nested search is for
+		{1_000_000, 6, 2, true},
 	} {
-		if got := chooseK(tc.n, tc.d); got != tc.want {
-			t.Errorf("chooseK(%d, %d) = %d, want %d", tc.n, tc.d, got, tc.want)
+		if k, nested := choose(tc.n, tc.d); k != tc.wantK || nested != tc.wantNested {
+			t.Errorf("choose(%d, %d) = %d, %v, want %d, %v", tc.n, tc.d, k, nested, tc.wantK, tc.wantNested)
 		}
 	}
 }
 
 func BenchmarkPairs100k(b *testing.B) {
 	hs := planted(100_000, 6, 9)
+	for b.Loop() {
+		if _, err := Pairs(context.Background(), hs, 6, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPairs1M(b *testing.B) {
+	hs := planted(1_000_000, 6, 9)
 	for b.Loop() {
 		if _, err := Pairs(context.Background(), hs, 6, 0); err != nil {
 			b.Fatal(err)
