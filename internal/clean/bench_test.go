@@ -1,6 +1,7 @@
 package clean
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,15 +36,17 @@ func BenchmarkMeasure(b *testing.B) {
 // grows with the square of the count.
 func BenchmarkEmbeddingPairs(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	items := make([]dupItem, 2000)
-	for i := range items {
+	embs := make([][]float32, 2000)
+	for i := range embs {
 		e := make([]float32, 1280)
 		for k := range e {
 			e[k] = float32(r.NormFloat64())
 		}
-		items[i].emb = unit(e...)
+		embs[i] = unit(e...)
 	}
 	for b.Loop() {
-		embeddingPairs(items, 0.97)
+		if _, err := EmbeddingPairs(context.Background(), embs, 0.97, SearchExact); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
