@@ -101,16 +101,21 @@ func exactPairs(ctx context.Context, embs [][]float32, minCos float64) ([][2]int
 // orthonormal directions never lengthens a distance, so two embeddings
 // whose projections lie more than r apart cannot be a pair. The index
 // projects every embedding onto the projDims directions along which the
-// project's embeddings vary most (its principal components, found from a
+// project's embeddings vary most (principal components, estimated from a
 // sample), cuts that small space into cells with k-means, and compares an
-// embedding only with the cells it could reach: a point y in cell A can
-// have a partner within r in cell C only if the bisecting hyperplane
-// between the centres of A and C is within r of y, since the partner lies
-// on C's side of it. Candidates are checked on the projection first (32
-// multiply-adds), then on the full embedding, with the same dot product as
-// exactPairs. Nothing is approximate: the pairs are those of exactPairs
-// (the bounds carry a margin for rounding); only the work differs, with
-// the number of pairs close enough in the projection to need checking.
+// embedding only with the members of the cells it could reach: a partner
+// in cell C lies on C's side of the hyperplane bisecting C's centre and
+// the embedding's own, so a cell whose bisector is more than r away is
+// skipped, and within a cell only members whose distance to its centre is
+// within r of the embedding's own are looked at. Candidates are checked on
+// the projection first (32 multiply-adds instead of 1,280), then on the
+// full embedding, with the same dot product as exactPairs. Nothing is
+// approximate: the pairs are those of exactPairs (the bounds carry a
+// margin for rounding), and only the work differs. On MobileNetV2
+// embeddings of 4,000 variants of the shared photos it looked at 16% of
+// the pairs on the projection and 1.6% on the full embedding (at cosine
+// 0.97); the groups of copies, not the project's size, set how many
+// survive.
 const (
 	projDims    = 32
 	projSample  = 2000 // embeddings the directions are estimated from
@@ -156,7 +161,11 @@ func indexPairs(ctx context.Context, embs [][]float32, minCos float64, work *ind
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("clean: %w", err)
 	}
-	k := max(1, n/cellSize)
+	// Smaller cells prune more and cost more: every embedding measures its
+	// distance to every centre, and the bisector bound keeps k² distances
+	// between centres. Up to 4·√n cells keep both near n^1.5 (1,265 cells,
+	// 13 MB, at 100,000 embeddings).
+	k := max(1, min(n/cellSize, int(4*math.Sqrt(float64(n)))))
 	all := make([]int32, n)
 	for i := range all {
 		all[i] = int32(i)

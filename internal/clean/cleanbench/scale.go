@@ -81,6 +81,9 @@ func (r ScaleReport) String() string {
 	return b.String()
 }
 
+// minVariants: the fewest images made of each photo used.
+const minVariants = 8
+
 // source is one shared photo the variants are made of.
 type source struct{ class, path string }
 
@@ -99,6 +102,13 @@ func Scale(ctx context.Context, o ScaleOptions) (ScaleReport, error) {
 	srcs, err := scaleSources(o.Shared)
 	if err != nil {
 		return rep, err
+	}
+	// Every photo used gets at least minVariants images, so that a small
+	// run has groups of copies too: fewer photos, drawn at random.
+	if use := (o.Images + minVariants - 1) / minVariants; use < len(srcs) {
+		r := rand.New(rand.NewPCG(o.Seed, 0x5ca1e))
+		r.Shuffle(len(srcs), func(i, j int) { srcs[i], srcs[j] = srcs[j], srcs[i] })
+		srcs = srcs[:use]
 	}
 	rep.Images, rep.Sources = o.Images, len(srcs)
 	classes := map[string]bool{}
