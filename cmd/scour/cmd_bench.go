@@ -133,7 +133,7 @@ or SCOUR_SHARED).`,
 	c.Flags().StringVar(&o.Class, "class", "Destroyers", "the boats class the junk is mixed into (Destroyers, Carriers, Submarines, ...)")
 	c.Flags().BoolVar(&o.Web, "web", false, "run the benchmarks that look like the web instead (noisy-web, planted clusters, misfiled swaps, learning from review; about 8 minutes)")
 	c.Flags().StringSliceVar(&o.WebClasses, "web-classes", nil, "with --web: the boats classes garbage is planted into (default: all nine)")
-	c.Flags().IntVar(&o.Images, "images", 0, "run clean at scale instead, on this many synthetic variants of the shared photos (100000 is the issue's figure: many minutes)")
+	c.Flags().IntVar(&o.Images, "images", 0, "run clean at scale instead, on this many synthetic variants of the shared photos (100000 is the README's figure and takes many minutes)")
 	c.Flags().IntSliceVar(&o.Decisions, "decisions", nil, "with --web: review decisions per class on the learning curve (default: 0,5,10,20)")
 	return c
 }

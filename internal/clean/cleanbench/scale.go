@@ -57,7 +57,7 @@ type ScaleReport struct {
 	CleanSeconds, RecognizerSeconds float64
 	PeakRSSBytes                    int64 // the process's high-water resident set, generation included
 	CatalogBytes                    int64
-	Groups, Duplicates, Flagged     int
+	Groups, Duplicates, Quarantined int
 	// The embedding near-duplicate search (cosine >= MinCosine) by the
 	// index, against every pair compared for RecallQueries images.
 	MinCosine          float64
@@ -75,7 +75,7 @@ func (r ScaleReport) String() string {
 	fmt.Fprintf(&b, "  recognizer share       %8.0f %%      (%.1f s with a batch in the model)\n", 100*r.RecognizerSeconds/r.CleanSeconds, r.RecognizerSeconds)
 	fmt.Fprintf(&b, "  peak RSS               %8.0f MB     (target < 2,000 MB at 100,000 images)\n", float64(r.PeakRSSBytes)/1e6)
 	fmt.Fprintf(&b, "  catalog                %8.0f MB     (embeddings as float16)\n", float64(r.CatalogBytes)/1e6)
-	fmt.Fprintf(&b, "  duplicate groups       %8d        (%d images flagged duplicate; %d flagged for any reason)\n", r.Groups, r.Duplicates, r.Flagged)
+	fmt.Fprintf(&b, "  duplicate groups       %8d        (%d images flagged duplicate; %d quarantined in all)\n", r.Groups, r.Duplicates, r.Quarantined)
 	fmt.Fprintf(&b, "  embedding index recall %8.4f        (target >= 0.99: %d of the %d pairs at cosine >= %g of %d images compared with all found; %d pairs in all)\n",
 		r.Recall, r.ExactPairs-r.Missed, r.ExactPairs, r.MinCosine, r.RecallQueries, r.IndexPairs)
 	return b.String()
@@ -163,7 +163,7 @@ func Scale(ctx context.Context, o ScaleOptions) (ScaleReport, error) {
 	rep.RecognizerSeconds = tl.busy().Seconds()
 	rep.PeakRSSBytes = rusage.PeakRSS()
 	rep.Groups, rep.Duplicates = sum.Groups, sum.Flags[clean.ReasonDuplicate]
-	rep.Flagged = sum.Quarantined
+	rep.Quarantined = sum.Quarantined
 	if fi, err := os.Stat(dbPath); err == nil {
 		rep.CatalogBytes = fi.Size()
 	}
