@@ -239,6 +239,11 @@ type CleanOptions struct {
 	Web        bool
 	WebClasses []string // boats classes for the planted part (nil = all nine)
 	Decisions  []int    // review sizes of the learning curve (nil = 0, 5, 10, 20)
+	// Images, when set, runs the benchmark at scale instead: a project of
+	// this many variants of the shared photos through the whole clean
+	// stage (cleanbench.Scale).
+	Images int
+	Seed   uint64 // for the variants at scale
 }
 
 // CleanReport is the clean benchmark's quality and speed.
@@ -246,11 +251,15 @@ type CleanReport struct {
 	Quality cleanbench.QualityReport `json:"quality"`
 	Speed   cleanbench.SpeedReport   `json:"speed"`
 	Web     string                   `json:"web,omitempty"` // the web benchmarks' tables, as printed
+	Scale   *cleanbench.ScaleReport  `json:"scale,omitempty"`
 }
 
 func (r CleanReport) String() string {
 	if r.Web != "" {
 		return r.Web
+	}
+	if r.Scale != nil {
+		return r.Scale.String()
 	}
 	return r.Quality.String() + r.Speed.String()
 }
@@ -260,6 +269,11 @@ func (r CleanReport) String() string {
 func Clean(ctx context.Context, o CleanOptions) (CleanReport, error) {
 	var r CleanReport
 	if err := needDir("--shared", o.Shared, ""); err != nil {
+		return r, err
+	}
+	if o.Images > 0 {
+		rep, err := cleanbench.Scale(ctx, cleanbench.ScaleOptions{Shared: o.Shared, Images: o.Images, Seed: o.Seed})
+		r.Scale = &rep
 		return r, err
 	}
 	if o.Web {

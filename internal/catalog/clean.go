@@ -3,10 +3,8 @@ package catalog
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math"
 )
 
 // CleanMeasure is what decoding an image's bytes showed clean; see
@@ -83,7 +81,7 @@ type CleanLabel struct {
 // CleanFeatures is what a labeler said about one image.
 type CleanFeatures struct {
 	Labels    []CleanLabel // most confident first
-	Embedding []float32    // L2-normalised; nil when the model has none
+	Embedding []float32    // L2-normalised; nil when the model has none; stored as float16 (embeddings.go)
 }
 
 type labelJSON struct {
@@ -108,10 +106,11 @@ func (c *Catalog) CleanFeatures(ctx context.Context, model string) (map[string]C
 			return nil, c.corrupt(err)
 		}
 		var ls []labelJSON
-		if json.Unmarshal([]byte(labels), &ls) != nil || len(emb)%4 != 0 {
+		vec, ok := decodeEmbedding(emb)
+		if json.Unmarshal([]byte(labels), &ls) != nil || !ok {
 			continue
 		}
-		f := CleanFeatures{Embedding: decodeEmbedding(emb)}
+		f := CleanFeatures{Embedding: vec}
 		for _, l := range ls {
 			f.Labels = append(f.Labels, CleanLabel(l))
 		}
@@ -144,28 +143,6 @@ func (c *Catalog) SaveCleanFeatures(ctx context.Context, model string, fs map[st
 		}
 		return nil
 	})
-}
-
-func encodeEmbedding(v []float32) []byte {
-	if v == nil {
-		return nil
-	}
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-func decodeEmbedding(b []byte) []float32 {
-	if len(b) == 0 {
-		return nil
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
 }
 
 // CleanFlag is one finding of clean's last run about one image; see

@@ -1,6 +1,7 @@
 package clean
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -30,20 +31,22 @@ func BenchmarkMeasure(b *testing.B) {
 	}
 }
 
-// BenchmarkEmbeddingPairs compares every pair of 2,000 MobileNetV2-sized
-// embeddings, as embedding duplicates and the outlier method do; the cost
-// grows with the square of the count.
+// BenchmarkEmbeddingPairs finds the pairs at cosine >= 0.97 among 5,000
+// MobileNetV2-sized embeddings in groups of copies, by comparing every pair
+// and by the index; `scour bench clean --images` measures both on the
+// model's own embeddings of the shared photos.
 func BenchmarkEmbeddingPairs(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 1))
-	items := make([]dupItem, 2000)
-	for i := range items {
-		e := make([]float32, 1280)
-		for k := range e {
-			e[k] = float32(r.NormFloat64())
-		}
-		items[i].emb = unit(e...)
-	}
-	for b.Loop() {
-		embeddingPairs(items, 0.97)
+	embs := clusteredEmbeddings(rand.New(rand.NewPCG(1, 1)), 5000, 1280, 30)
+	for _, how := range []struct {
+		name string
+		how  PairSearch
+	}{{"exact", SearchExact}, {"index", SearchIndex}} {
+		b.Run(how.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := EmbeddingPairs(context.Background(), embs, 0.97, how.how); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

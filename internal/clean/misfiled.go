@@ -294,8 +294,16 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 		}
 	}
 	type at struct{ c, i int }
+	// The folds' matrices take turns in one pair of buffers, sized once:
+	// at 100,000 images they are 500 MB, and a fresh pair per fold (or
+	// one grown by append) would be garbage of that size each time.
+	var rows int
+	for _, vs := range views {
+		rows += len(vs)
+	}
+	x, xt := make([]float32, 0, rows*dim), make([]float32, 0, ((rows+headFolds-1)/headFolds+len(views))*dim)
 	for f := range headFolds {
-		var x, xt []float32
+		x, xt = x[:0], xt[:0]
 		var y []int32
 		var test []at
 		for c, vs := range views {

@@ -38,6 +38,37 @@ func TestSpeed(t *testing.T) {
 	t.Log("\n" + rep.String())
 }
 
+// A small project at scale: every figure is there, and the embedding
+// index finds every pair that comparing all of them finds (all of the
+// images with an embedding: a variant can come out byte for byte like
+// another, and is then one image).
+func TestScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes and labels 300 images")
+	}
+	shared := sharedtest.Dir(t)
+	if _, err := vision.RuntimeLibrary(); err != nil {
+		t.Skipf("no ONNX Runtime: %v", err)
+	}
+	rep, err := Scale(context.Background(), ScaleOptions{Shared: shared, Images: 300, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + rep.String())
+	switch {
+	case rep.Images != 300 || rep.Sources != 38 || rep.Classes < 2:
+		t.Errorf("%d images of %d photos in %d classes, want 300 of 38 photos in several", rep.Images, rep.Sources, rep.Classes)
+	case rep.Groups < 30:
+		t.Errorf("%d duplicate groups among 8 variants each of 38 photos", rep.Groups)
+	case rep.RecognizerSeconds <= 0 || rep.RecognizerSeconds > rep.CleanSeconds:
+		t.Errorf("recognizer %.1f s of %.1f s", rep.RecognizerSeconds, rep.CleanSeconds)
+	case rep.PeakRSSBytes <= 0 || rep.CatalogBytes <= 0:
+		t.Errorf("peak RSS %d, catalog %d bytes", rep.PeakRSSBytes, rep.CatalogBytes)
+	case rep.RecallQueries < 290 || rep.Recall != 1 || rep.ExactPairs != rep.IndexPairs:
+		t.Errorf("the index found %d pairs, comparing all %d (recall %.4f over %d images)", rep.IndexPairs, rep.ExactPairs, rep.Recall, rep.RecallQueries)
+	}
+}
+
 func TestDedupFindsEveryPlantedPair(t *testing.T) {
 	rep, err := Dedup(context.Background(), DedupOptions{N: 50_000, Planted: 2_000, Seed: 1})
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package cleanbench measures the clean stage: how fast near-duplicate
 // search scales (Dedup), how well the checks find planted junk and copies
-// in real photos (Quality), and how fast images go through decoding,
-// resizing and the local model (Speed). The CLI runs them as `scour bench
-// dedup` and `scour bench clean`.
+// in real photos (Quality), how fast images go through decoding,
+// resizing and the local model (Speed), and the whole stage on a project of
+// up to 100,000 images (Scale). The CLI runs them as `scour bench dedup`,
+// `scour bench clean` and `scour bench clean --images N`.
 package cleanbench
 
 import (
