@@ -85,6 +85,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		defer os.RemoveAll(d)
 		dir = d
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, fmt.Errorf("bench catalog: scratch folder: %w", err)
 	}
 	step := func(name string, fn func() (string, error)) error {
 		runtime.GC()
