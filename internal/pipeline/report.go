@@ -97,9 +97,7 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 		families[search.LicenseFamily(l)] += n
 	}
 	ds.Sources, ds.Licenses = counts(engines), counts(families)
-	if ds.Credits, err = credits(ctx, p); err != nil {
-		return report.Report{}, err
-	}
+	ds.Credits = credits(ctx, p)
 	if ds.Searches, err = searches(ctx, p); err != nil {
 		return report.Report{}, err
 	}
@@ -119,18 +117,17 @@ func BuildReport(ctx context.Context, p *project.Project) (report.Report, error)
 	return report.Report{Title: title, Dataset: ds, Sweep: report.Sweep{Name: "training runs", Runs: runs}}, nil
 }
 
-// credits lists the kept images whose license asks for attribution.
-func credits(ctx context.Context, p *project.Project) ([]report.Credit, error) {
-	var out []report.Credit
-	err := p.Catalog.ForEachKeptCredit(ctx, func(c catalog.Credit) error {
-		if !search.NeedsAttribution(search.LicenseFamily(c.License)) {
-			return nil
-		}
-		out = append(out, report.Credit{Class: c.Class, File: c.Key, Title: c.Title, Author: c.Author, License: c.License,
-			Source: cmp.Or(c.PageURL, c.URL)})
-		return nil
-	})
-	return out, err
+// credits streams the kept images whose license asks for attribution.
+func credits(ctx context.Context, p *project.Project) report.CreditSource {
+	return func(yield func(report.Credit) error) error {
+		return p.Catalog.ForEachKeptCredit(ctx, func(c catalog.Credit) error {
+			if !search.NeedsAttribution(search.LicenseFamily(c.License)) {
+				return nil
+			}
+			return yield(report.Credit{Class: c.Class, File: c.Key, Title: c.Title, Author: c.Author, License: c.License,
+				Source: cmp.Or(c.PageURL, c.URL)})
+		})
+	}
 }
 
 // shortfalls lists the classes below their target now, with the reason

@@ -1,12 +1,17 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"cmp"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/scour-dev/scour/internal/atomicfile"
 )
 
 // CreditsFile is the attribution file Write puts beside index.html when
@@ -32,22 +37,49 @@ type Credit struct {
 	Source  string // the page the image was found on, or its URL
 }
 
-// creditsMarkdown writes the credits, one list per class, each line in the
-// order Creative Commons recommends (title, author, source, license).
-func creditsMarkdown(title string, cs []Credit) []byte {
+// CreditSource calls yield for each credit, sorted by class, then file.
+// It streams, so a dataset of millions of CC BY images is never held in
+// memory at once.
+type CreditSource func(yield func(Credit) error) error
+
+// CreditsOf is a CreditSource over cs, sorted as CreditSource requires.
+func CreditsOf(cs ...Credit) CreditSource {
 	cs = slices.Clone(cs)
 	slices.SortStableFunc(cs, func(a, b Credit) int {
 		return cmp.Or(strings.Compare(a.Class, b.Class), strings.Compare(a.File, b.File))
 	})
-	var b bytes.Buffer
-	b.WriteString("# Image credits\n\n")
-	fmt.Fprintf(&b, "%d images of the dataset in \"%s\" are under licenses that ask for attribution (CC BY and its variants).\n", len(cs), mdText(title))
-	b.WriteString("Credit them as below wherever the images, or a dataset holding them, are shared.\n")
-	class := "\x00"
-	for _, c := range cs {
+	return func(yield func(Credit) error) error {
+		for _, c := range cs {
+			if err := yield(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// writeCredits writes the credits to path, one list per class, each line
+// in the order Creative Commons recommends (title, author, source,
+// license), and returns how many it wrote. With none, path is left alone.
+// The count heads the file but is only known at the end, so the lines go
+// to a temporary file first.
+func writeCredits(path, title string, src CreditSource) (int, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, err
+	}
+	body, err := os.CreateTemp(filepath.Dir(path), ".credits-body-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(body.Name())
+	defer body.Close()
+	w := bufio.NewWriter(body)
+	n, class := 0, "\x00"
+	err = src(func(c Credit) error {
+		n++
 		if c.Class != class {
 			class = c.Class
-			fmt.Fprintf(&b, "\n## %s\n\n", mdText(class))
+			fmt.Fprintf(w, "\n## %s\n\n", mdText(class))
 		}
 		t := c.Title
 		if t == "" {
@@ -57,9 +89,34 @@ func creditsMarkdown(title string, cs []Credit) []byte {
 		if author == "" {
 			author = "unknown author (see the source)"
 		}
-		fmt.Fprintf(&b, "- `%s`: \"%s\" by %s, %s, licensed under %s\n", strings.ReplaceAll(c.File, "`", "'"), mdText(t), mdText(author), mdLink(c.Source), mdText(c.License))
+		_, err := fmt.Fprintf(w, "- `%s`: \"%s\" by %s, %s, licensed under %s\n", strings.ReplaceAll(c.File, "`", "'"), mdText(t), mdText(author), mdLink(c.Source), mdText(c.License))
+		return err
+	})
+	if err == nil {
+		err = w.Flush()
 	}
-	return b.Bytes()
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Abort()
+	fw := bufio.NewWriter(f)
+	fw.WriteString("# Image credits\n\n")
+	fmt.Fprintf(fw, "%d images of the dataset in \"%s\" are under licenses that ask for attribution (CC BY and its variants).\n", n, mdText(title))
+	fw.WriteString("Credit them as below wherever the images, or a dataset holding them, are shared.\n")
+	if _, err := io.Copy(fw, body); err != nil {
+		return 0, err
+	}
+	if err := fw.Flush(); err != nil {
+		return 0, err
+	}
+	return n, f.Commit(0o644)
 }
 
 // mdLink writes a source URL as a Markdown autolink, which readers click

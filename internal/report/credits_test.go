@@ -20,11 +20,11 @@ func TestCreditsGolden(t *testing.T) {
 	r := Report{Title: "boats: dataset and training report", Dataset: &Dataset{
 		Classes:  []Class{{Name: "tug", Kept: 3}, {Name: "Cruise Ships", Kept: 1}},
 		Licenses: []Count{{"cc-by-sa", 2}, {"cc-by", 1}, {"cc0", 1}},
-		Credits: []Credit{
-			{Class: "tug", File: "images/tug/bb.jpg", Title: "Tug *Hercules* in [Rotterdam]", Author: "Jan de Vries", License: "CC BY-SA 4.0", Source: "https://commons.example/wiki/File:Tug.jpg"},
-			{Class: "tug", File: "images/tug/aa.jpg", Title: "", Author: "", License: "CC BY 2.0", Source: "https://photos.example/1"},
-			{Class: "Cruise Ships", File: "images/Cruise Ships/cc.jpg", Title: "Two\nlines", Author: "A <b>B</b> | C", License: "cc-by-sa-3.0", Source: "https://commons.example/wiki/File:Ship.jpg"},
-		},
+		Credits: CreditsOf(
+			Credit{Class: "tug", File: "images/tug/bb.jpg", Title: "Tug *Hercules* in [Rotterdam]", Author: "Jan de Vries", License: "CC BY-SA 4.0", Source: "https://commons.example/wiki/File:Tug.jpg"},
+			Credit{Class: "tug", File: "images/tug/aa.jpg", Title: "", Author: "", License: "CC BY 2.0", Source: "https://photos.example/1"},
+			Credit{Class: "Cruise Ships", File: "images/Cruise Ships/cc.jpg", Title: "Two\nlines", Author: "A <b>B</b> | C", License: "cc-by-sa-3.0", Source: "https://commons.example/wiki/File:Ship.jpg"},
+		),
 	}}
 	if err := Write(dir, r); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ type Dataset struct {
 	Licenses []Count
 	// Credits are the kept images whose license asks for attribution;
 	// Write lists them in CreditsFile beside the page.
-	Credits []Credit
+	Credits CreditSource
 	// Shortfalls are the classes short of their target, with the reason.
 	Shortfalls []Shortfall
 	// Searches says what each search brought, found to kept after clean.

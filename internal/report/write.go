@@ -33,6 +33,15 @@ func Write(dir string, r Report) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if r.Dataset != nil && r.Dataset.Credits != nil && pg.Dataset != nil {
+		n, err := writeCredits(filepath.Join(dir, CreditsFile), pg.Title, r.Dataset.Credits)
+		if err != nil {
+			return fmt.Errorf("report: %s: %w", CreditsFile, err)
+		}
+		if n > 0 {
+			pg.Dataset.Credits, pg.Dataset.CreditsFile = n, CreditsFile
+		}
+	}
 	var html bytes.Buffer
 	if err := pageTemplate.Execute(&html, pg); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -46,11 +55,6 @@ func Write(dir string, r Report) error {
 			return err
 		}
 		if err := writeFile(filepath.Join(chartDir, c.Name+".svg"), c.SVG); err != nil {
-			return err
-		}
-	}
-	if r.Dataset != nil && len(r.Dataset.Credits) > 0 {
-		if err := writeFile(filepath.Join(dir, CreditsFile), creditsMarkdown(pg.Title, r.Dataset.Credits)); err != nil {
 			return err
 		}
 	}
@@ -206,7 +210,7 @@ func inlineSVG(svg []byte) template.HTML {
 
 func buildDataset(d Dataset, add func(chart) figureView) (*datasetView, error) {
 	v := &datasetView{Sources: sortedCounts(d.Sources), Licenses: sortedCounts(d.Licenses),
-		Credits: len(d.Credits), CreditsFile: CreditsFile, Shortfalls: d.Shortfalls, Searches: buildSearches(d.Searches)}
+		Shortfalls: d.Shortfalls, Searches: buildSearches(d.Searches)}
 	names := make([]string, len(d.Classes))
 	kept, quar, failed := make([]float64, len(d.Classes)), make([]float64, len(d.Classes)), make([]float64, len(d.Classes))
 	for i, c := range d.Classes {
