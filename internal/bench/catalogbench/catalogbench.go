@@ -25,6 +25,7 @@ import (
 	"github.com/scour-dev/scour/internal/export"
 	"github.com/scour-dev/scour/internal/pipeline"
 	"github.com/scour-dev/scour/internal/project"
+	"github.com/scour-dev/scour/internal/report"
 	"github.com/scour-dev/scour/internal/shard"
 	"github.com/scour-dev/scour/internal/store"
 )
@@ -209,7 +210,13 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d classes", len(rep.Dataset.Classes)), nil
+		// The credits stream from the catalog only when read: read them
+		// all, as Write does for credits.md.
+		credits := 0
+		if err := rep.Dataset.Credits(func(report.Credit) error { credits++; return nil }); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d classes, %d credits read", len(rep.Dataset.Classes), credits), nil
 	})
 	if err != nil {
 		return r, err
