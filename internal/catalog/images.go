@@ -154,16 +154,8 @@ type ImageFilter struct {
 // ForEachImage calls fn for every image matching f, in content-hash order,
 // reading in pages so memory stays flat.
 func (c *Catalog) ForEachImage(ctx context.Context, f ImageFilter, fn func(Image) error) error {
-	after := ""
-	q := imagePageQuery(f)
+	q, args := imagePageQuery(f)
 	for {
-		args := []any{after}
-		if f.Class != "" {
-			args = append(args, f.Class)
-		}
-		if f.Status != "" {
-			args = append(args, f.Status)
-		}
 		rows, err := c.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return c.corrupt(err)
@@ -190,23 +182,27 @@ func (c *Catalog) ForEachImage(ctx context.Context, f ImageFilter, fn func(Image
 				return err
 			}
 		}
-		after = page[len(page)-1].SHA256
+		args[0] = page[len(page)-1].SHA256
 	}
 }
 
-// imagePageQuery is one page of ForEachImage. The unary + keeps SQLite off
-// the images_status index: with it the planner sorts every matching row
+// imagePageQuery is one page of ForEachImage, with its arguments (the
+// first is the cursor). The unary + keeps SQLite off the images_status
+// index: with it the planner sorts every matching row
 // for each page of 1000, which made walking a million-image catalog
 // quadratic; walking the sha256 key is one pass whatever the filter.
-func imagePageQuery(f ImageFilter) string {
+func imagePageQuery(f ImageFilter) (string, []any) {
 	q := `SELECT ` + imageCols + ` FROM images WHERE sha256 > ?`
+	args := []any{""} // the cursor: the last hash of the previous page
 	if f.Class != "" {
 		q += ` AND +class = ?`
+		args = append(args, f.Class)
 	}
 	if f.Status != "" {
 		q += ` AND +status = ?`
+		args = append(args, f.Status)
 	}
-	return q + ` ORDER BY sha256 LIMIT 1000`
+	return q + ` ORDER BY sha256 LIMIT 1000`, args
 }
 
 // SetStatus records a quarantine decision (or its undoing) for one image and

@@ -17,14 +17,8 @@ func TestImagePagesWalkTheKey(t *testing.T) {
 	}
 	defer c.Close()
 	for _, f := range []ImageFilter{{}, {Status: StatusKept}, {Class: "a"}, {Class: "a", Status: StatusQuarantined}} {
-		args := []any{""}
-		if f.Class != "" {
-			args = append(args, f.Class)
-		}
-		if f.Status != "" {
-			args = append(args, f.Status)
-		}
-		rows, err := c.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+imagePageQuery(f), args...)
+		q, args := imagePageQuery(f)
+		rows, err := c.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
 			t.Fatal(err)
 		}

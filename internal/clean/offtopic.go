@@ -82,6 +82,11 @@ func abs(x float64) float64 {
 	return x
 }
 
+// Cosine is the similarity the near-duplicate search compares with
+// min_cosine, with its exact summation, for checks outside clean that must
+// land on the same side of the threshold.
+func Cosine(a, b []float32) float64 { return dot(a, b) }
+
 // dot is the cosine similarity of two L2-normalised embeddings. Four
 // accumulators let the CPU overlap the additions.
 func dot(a, b []float32) float64 {

@@ -418,7 +418,7 @@ func indexRecall(ctx context.Context, cat *catalog.Catalog, model string, querie
 		var e, m int
 		for j := range embs {
 			// A pair of two queries is counted once, from its lower index.
-			if j == i || isQuery[j] && j < i || dot32(embs[i], embs[j]) < rep.MinCosine {
+			if j == i || isQuery[j] && j < i || len(embs[j]) != len(embs[i]) || clean.Cosine(embs[i], embs[j]) < rep.MinCosine {
 				continue
 			}
 			e++
@@ -436,26 +436,6 @@ func indexRecall(ctx context.Context, cat *catalog.Catalog, model string, querie
 		rep.Recall = float64(exact-missed) / float64(exact)
 	}
 	return nil
-}
-
-// dot32 is clean's own summation (four float32 accumulators), so that a
-// pair on the threshold is on the same side of it for both searches.
-func dot32(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return -1
-	}
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return float64(s0 + s1 + s2 + s3)
 }
 
 func parallel(n int, fn func(i int)) {
