@@ -9,11 +9,17 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/cdproto/systeminfo"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -90,13 +96,16 @@ func TestReview20k(t *testing.T) {
 		SHA, Cls       string
 		Index          int
 	}
-	presses := func(key string, n int) []press {
+	presses := func(key string, n int) ([]press, cpuUse) {
 		t.Helper()
 		eval[bool](t, ctx, `(window.scourPresses.length = 0, true)`)
+		cpu0 := cpuNow(t, ctx)
 		// A person's key repeat sends a press a frame at most: the next
 		// press waits for the frame after the last.
 		for range n {
-			do(t, ctx, "pressing "+key, chromedp.KeyEvent(key))
+			if key != "" {
+				do(t, ctx, "pressing "+key, chromedp.KeyEvent(key))
+			}
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true), 0)))`, chromedp.EvalAwaitPromise)); err != nil {
 				t.Fatalf("waiting for a frame: %v", err)
 			}
@@ -105,11 +114,13 @@ func TestReview20k(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.scourPresses.every((p) => p.frame >= 0)`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
 			t.Fatalf("the frames after the key presses never came: %v", err)
 		}
-		return eval[[]press](t, ctx, `window.scourPresses`)
+		return eval[[]press](t, ctx, `window.scourPresses`), cpuNow(t, ctx).since(cpu0, n)
 	}
 
+	_, idleCPU := presses("", 100)
+	t.Logf("idle: %s", idleCPU)
 	startAt := focusedCard(t, ctx)
-	right := presses(kb.ArrowRight, 50)
+	right, rightCPU := presses(kb.ArrowRight, 50)
 	for i, pr := range right {
 		if pr.Index < 0 || i > 0 && pr.Index == right[i-1].Index && pr.Cls == right[i-1].Cls || i == 0 && pr.Index == startAt.Index {
 			t.Fatalf("press %d of → left the focus where it was: %+v", i+1, pr)
@@ -118,7 +129,7 @@ func TestReview20k(t *testing.T) {
 	// Row by row through 2,000 images: the page reads and drops pages and
 	// cards as it goes.
 	cols := eval[int](t, ctx, `geo.cols`)
-	down := presses(kb.ArrowDown, 2000/cols)
+	down, downCPU := presses(kb.ArrowDown, 2000/cols)
 	last := down[len(down)-1]
 	if walked := eval[int](t, ctx, `(() => { let n = 0; for (let g = 0; g < focus.g; g++) n += view[g].n; return n + focus.i; })()`); walked < 2000 {
 		t.Fatalf("after %d presses of ↓ the focus is on image %d (%+v), want past 2,000", len(down), walked, last)
@@ -169,7 +180,8 @@ func TestReview20k(t *testing.T) {
 	for _, k := range []struct {
 		name string
 		ps   []press
-	}{{"→", right}, {"↓", down}} {
+		cpu  cpuUse
+	}{{"→", right, rightCPU}, {"↓", down, downCPU}} {
 		handled := make([]float64, len(k.ps))
 		frame := make([]float64, len(k.ps))
 		for i, pr := range k.ps {
@@ -177,6 +189,7 @@ func TestReview20k(t *testing.T) {
 		}
 		t.Logf("key %s × %d: focus moved in median %.1f ms, p95 %.1f ms, max %.1f ms; next frame drawn in median %.1f ms, p95 %.1f ms, max %.1f ms (target < 50 ms)",
 			k.name, len(k.ps), quantile(handled, 0.5), quantile(handled, 0.95), slices.Max(handled), quantile(frame, 0.5), quantile(frame, 0.95), slices.Max(frame))
+		t.Logf("key %s: CPU per press %s", k.name, k.cpu)
 	}
 	t.Logf("page memory: first screen %s; after walking %d images %s", mem0, 2000, mem1)
 
@@ -313,4 +326,67 @@ func (p *project) quarantineMany(t *testing.T, n int) ([]Class, map[string]int) 
 		t.Fatal(err)
 	}
 	return classes, counts
+}
+
+// cpuUse is the processor time a key press costs, whatever else the
+// machine runs: the page's main thread (its own thread time), each kind of
+// browser process, and this test's process (the server and the driver).
+type cpuUse struct {
+	Main, Script, StyleLayout float64 // ms of the renderer's main thread
+	Procs                     map[string]float64
+	Server                    float64
+}
+
+func (c cpuUse) String() string {
+	var procs []string
+	for _, k := range slices.Sorted(maps.Keys(c.Procs)) {
+		procs = append(procs, fmt.Sprintf("%s %.1f", k, c.Procs[k]))
+	}
+	return fmt.Sprintf("main thread %.1f ms (script %.1f, style and layout %.1f); browser processes ms: %s; server and driver %.1f ms",
+		c.Main, c.Script, c.StyleLayout, strings.Join(procs, ", "), c.Server)
+}
+
+func (c cpuUse) since(c0 cpuUse, n int) cpuUse {
+	d := cpuUse{Main: (c.Main - c0.Main) / float64(n), Script: (c.Script - c0.Script) / float64(n),
+		StyleLayout: (c.StyleLayout - c0.StyleLayout) / float64(n), Server: (c.Server - c0.Server) / float64(n), Procs: map[string]float64{}}
+	for k, v := range c.Procs {
+		d.Procs[k] = (v - c0.Procs[k]) / float64(n)
+	}
+	return d
+}
+
+func cpuNow(t *testing.T, ctx context.Context) cpuUse {
+	t.Helper()
+	c := cpuUse{Procs: map[string]float64{}}
+	m, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (map[string]float64, error) {
+		if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
+			return nil, err
+		}
+		r, err := cdp.Call(ctx, tg, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]float64{}
+		for _, x := range r.Metrics {
+			m[x.Name] = x.Value
+		}
+		return m, nil
+	})
+	if err != nil {
+		t.Fatalf("reading the page's metrics: %v", err)
+	}
+	c.Main, c.Script, c.StyleLayout = 1000*m["TaskDuration"], 1000*m["ScriptDuration"], 1000*(m["LayoutDuration"]+m["RecalcStyleDuration"])
+	var pi systeminfo.GetProcessInfoResult
+	if err := chromedp.FromContext(ctx).Browser.Call(ctx, systeminfo.CommandGetProcessInfo, nil, &pi); err != nil {
+		t.Fatalf("reading the browser's processes: %v", err)
+	}
+	for _, p := range pi.ProcessInfo {
+		c.Procs[p.Type] += 1000 * p.CPUTime
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	c.Server = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+	return c
 }

@@ -13,7 +13,13 @@ const $ = (sel) => document.querySelector(sel);
 const PAGE = 100;        // images per request; lists are read in pages aligned to it
 const MAX_PAGES = 40;    // pages kept in memory; the least recently drawn go first
 const MARGIN = 1.0;      // screens of cards drawn above and below the visible one
-const AHEAD = PAGE / 2;  // images read ahead of the drawn ones, either way
+// Images read ahead of the drawn ones, either way: a whole page, so that the
+// next page is read while a screen and a page of cards are still to go.
+const AHEAD = PAGE;
+// Pictures are read once the page has been still this long (ms): a key
+// held down, or a scroll, goes past rows whose pictures would cost more to
+// read and decode than the next frame has time for.
+const REST = 100;
 
 // st is the server's layout: reasons, classes and, per reason, class and
 // decision, how many images there are (groups).
@@ -284,14 +290,17 @@ function refList(cls, large) {
     : el("p", { class: "missing" }, `${r.name}: ${r.why}`));
 }
 
-function card(it, g, i) {
+function card(it, g, i, now) {
   const pic = el("div", { class: "pic", onclick: () => { setFocus(g, i); openViewer(); } },
-    // loading before src, so that an image drawn off the page is not read.
+    // The picture is read once the page rests (showPictures), or at once
+    // for a card drawn again in place; decoded off the main thread either
+    // way, into a box whose size does not depend on it.
     el("img", {
-      loading: "lazy", src: "/image/" + it.sha256, alt: `${it.class} image ${short(it.sha256)}`,
+      decoding: "async", [now ? "src" : "data-src"]: "/image/" + it.sha256, alt: `${it.class} image ${short(it.sha256)}`,
       onerror: (e) => e.target.replaceWith(el("div", { class: "broken" }, "cannot be drawn (" + it.reason + ")")),
     }),
-    it.copy ? el("div", { class: "copy", title: "the copy clean kept: " + it.copy }, el("img", { src: "/image/" + it.copy, alt: "copy kept" })) : null,
+    it.copy ? el("div", { class: "copy", title: "the copy clean kept: " + it.copy },
+      el("img", { decoding: "async", [now ? "src" : "data-src"]: "/image/" + it.copy, alt: "copy kept" })) : null,
   );
   const notes = [];
   if (it.detail && !it.copy && it.detail !== it.suggest) notes.push(it.detail);
@@ -343,7 +352,6 @@ function measure() {
   const probe = card({ sha256: "0".repeat(64), class: "probe", reason: "probe", score: 0, width: 1, height: 1, bytes: 0,
     offtopic: off ? 1 : null, offtopic_threshold: 1, misfiled: mis ? 1 : null, misfiled_threshold: 1,
     suggest: move ? "probe" : "", detail: "a detail" }, 0, 0);
-  probe.querySelector("img").removeAttribute("src");
   probe.style.visibility = "hidden";
   const keep = [...grid.children];
   grid.replaceChildren(probe);
@@ -394,6 +402,7 @@ function draw() {
 }
 
 let renderQueued = false;
+let restTimer = 0;
 function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
@@ -446,6 +455,24 @@ function render() {
       performance.mark("scour-first-card");
     }
   });
+  clearTimeout(restTimer);
+  restTimer = setTimeout(showPictures, REST);
+}
+
+// showPictures reads the pictures of the cards drawn, those on screen
+// first.
+function showPictures() {
+  const waiting = [];
+  const mid = innerHeight / 2;
+  for (const img of document.querySelectorAll("main .grid img[data-src]")) {
+    const r = img.getBoundingClientRect();
+    waiting.push({ img, far: Math.abs(r.top + r.height / 2 - mid) });
+  }
+  waiting.sort((a, b) => a.far - b.far);
+  for (const { img } of waiting) {
+    img.src = img.dataset.src;
+    img.removeAttribute("data-src");
+  }
 }
 
 // drop takes a card off the page and stops reading its pictures: a card
@@ -563,7 +590,7 @@ function redrawCard(g, i) {
   const c = v && v.cards.get(i);
   if (!c) return;
   const it = itemAt(g, i);
-  const n = card(it, g, i);
+  const n = card(it, g, i, true);
   n._item = it;
   if (focus.g === g && focus.i === i) n.classList.add("focus");
   c.replaceWith(n);
