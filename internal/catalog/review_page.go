@@ -281,3 +281,19 @@ func (c *Catalog) withFlags(ctx context.Context, items []ReviewItem) error {
 	}
 	return c.corrupt(rows.Err())
 }
+
+// ReviewChanges says where the catalog's history stands: it differs between
+// two calls whenever anything was written in between, by this process or by
+// another one, so that a caller can keep a count (ReviewGroups) until then.
+// It relies on the catalog's single connection: SQLite's data_version sees
+// other connections' commits, total_changes this one's rows. Were the
+// connection ever opened again, both would start over; an answer that
+// happened to match an old one would keep that count until the next write.
+type ReviewChanges struct{ DataVersion, TotalChanges int64 }
+
+// ReviewChanges reads where the catalog's history stands (see the type).
+func (c *Catalog) ReviewChanges(ctx context.Context) (ReviewChanges, error) {
+	var r ReviewChanges
+	err := c.db.QueryRowContext(ctx, `SELECT data_version, total_changes() FROM pragma_data_version`).Scan(&r.DataVersion, &r.TotalChanges)
+	return r, c.corrupt(err)
+}

@@ -247,6 +247,51 @@ func TestReviewPages(t *testing.T) {
 	}
 }
 
+// ReviewChanges moves on with every write, this process's or another's,
+// and stands still without one, whatever is read meanwhile.
+func TestReviewChanges(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	all := reviewFixture(t, c, 30)
+	at := func() ReviewChanges {
+		t.Helper()
+		r, err := c.ReviewChanges(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := at()
+	if _, err := c.ReviewGroups(ctx, testScoring); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReviewPage(ctx, ReviewQuery{Scoring: testScoring, Reason: "off-topic", Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got := at(); got != before {
+		t.Fatalf("reading moved the catalog's history from %+v to %+v", before, got)
+	}
+	if err := c.SetStatus(ctx, all[0].SHA256, StatusKept, "images/x.jpg", "", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	mine := at()
+	if mine == before {
+		t.Fatalf("a write on this catalog left its history at %+v", mine)
+	}
+	// Another process's catalog on the same file.
+	other, err := Open(ctx, c.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.SetStatus(ctx, all[1].SHA256, StatusKept, "images/y.jpg", "", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := at(); got == mine {
+		t.Fatalf("a write through another connection left the history at %+v", got)
+	}
+}
+
 // The review page's queries over a quarantine of 20,000 images in ten
 // classes, most of them in one reason, as the page asks them: the counts,
 // a list's first page, a page 10,000 images in by cursor and by offset,

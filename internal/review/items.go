@@ -130,7 +130,7 @@ type groupJSON struct {
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
-	groups, err := s.o.Catalog.ReviewGroups(r.Context(), scoring)
+	groups, err := s.counts.groups(r.Context())
 	if err != nil {
 		s.fail(w, dbErr("reading the quarantine", err))
 		return

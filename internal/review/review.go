@@ -87,6 +87,7 @@ type Server struct {
 	hosts  map[string]bool // Host headers that name this server
 	origin string
 	thumbs chan struct{} // bounds how many images are decoded at once
+	counts *counts
 	// decide serialises decisions: each is several steps across the store
 	// and the catalog, and two at once on one image would interleave them.
 	decide chan struct{}
@@ -115,6 +116,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		o:      o,
 		events: o.Events,
 		thumbs: make(chan struct{}, min(4, runtime.GOMAXPROCS(0))),
+		counts: &counts{cat: o.Catalog},
 		decide: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
@@ -151,6 +153,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// The page's first request is for the counts: they are made while the
+	// browser opens. An error here is met again by that request, which
+	// reports it.
+	go s.counts.groups(ctx)
 	go func() {
 		err := s.http.Serve(ln)
 		if !errors.Is(err, http.ErrServerClosed) {
