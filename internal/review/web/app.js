@@ -417,12 +417,16 @@ function render() {
   const top = scrollY - margin, bottom = scrollY + innerHeight + margin;
   const tops = view.map((v) => v.grid.getBoundingClientRect().top + scrollY);
   const { cols, rowH } = geo;
+  // Pages are read AHEAD images beyond the cards drawn, in the next class's
+  // list as well as in this one.
+  const ahead = Math.ceil(AHEAD / cols) * rowH;
   view.forEach((v, g) => {
     const rows = Math.ceil(v.n / cols);
-    const r0 = Math.min(rows, Math.max(0, Math.floor((top - tops[g]) / rowH)));
-    const r1 = Math.min(rows, Math.max(0, Math.ceil((bottom - tops[g]) / rowH)));
+    const row = (y) => Math.min(rows, Math.max(0, Math.floor((y - tops[g]) / rowH)));
+    const r0 = row(top), r1 = Math.min(rows, Math.max(0, Math.ceil((bottom - tops[g]) / rowH)));
     const from = r0 < r1 ? r0 * cols : 0, to = r0 < r1 ? Math.min(v.n, r1 * cols) : 0;
-    if (to > from) need(g, from - AHEAD, to + AHEAD);
+    const lo = top - ahead, hi = bottom + ahead;
+    if (hi > tops[g] && lo < tops[g] + rows * rowH) need(g, row(lo) * cols, (row(hi) + 1) * cols);
     const cards = new Map();
     let changed = from !== v.from || to !== v.to;
     for (let i = from; i < to; i++) {
