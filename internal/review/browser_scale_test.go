@@ -190,6 +190,11 @@ func TestReview20k(t *testing.T) {
 	if f := focused(t, ctx); f != after {
 		t.Errorf("after a discard among those to review the focus is on %.8s, want the next image %.8s", f, after)
 	}
+	// The cards that closed up were drawn with the view still: their
+	// pictures are asked for at once, not when the keys next rest.
+	if !eval[bool](t, ctx, `[...document.querySelectorAll(".card .pic img")].every((i) => i.hasAttribute("src"))`) {
+		t.Error("after a discard the cards that closed up wait to ask for their pictures")
+	}
 
 	t.Logf("first paint: first-contentful-paint %.0f ms, first card drawn %.0f ms (target < 1000 ms); /api/state %.0f ms for %d bytes, first /api/items %.0f ms",
 		first.FCP, first.FirstCard, first.StateMs, first.StateBytes, first.ItemsMs)

@@ -403,6 +403,9 @@ function draw() {
 
 let renderQueued = false;
 let restTimer = 0;
+let lastMove = -Infinity; // when a key or a scroll last moved the view (performance.now())
+
+function moved() { lastMove = performance.now(); }
 function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
@@ -459,8 +462,12 @@ function render() {
       performance.mark("scour-first-card");
     }
   });
+  // Cards drawn with the view still (a page read, a decision) show their
+  // pictures at once.
   clearTimeout(restTimer);
-  restTimer = setTimeout(showPictures, REST);
+  const still = performance.now() - lastMove;
+  if (still >= REST) showPictures();
+  else restTimer = setTimeout(showPictures, REST - still);
 }
 
 // showPictures reads the pictures of the cards drawn, those on screen
@@ -496,6 +503,7 @@ function focusedItem() { return itemAt(focus.g, focus.i); }
 // reveal scrolls the card at g, i into view, below the sticky bar, and
 // draws what is then on screen.
 function reveal(g, i) {
+  moved();
   const v = view[g];
   const bar = $(".bar").getBoundingClientRect().height;
   const gridTop = v.grid.getBoundingClientRect().top + scrollY;
@@ -867,6 +875,6 @@ $("#undo-btn").addEventListener("click", () => undo(""));
 $("#help-btn").addEventListener("click", () => $("#help").showModal());
 $("#help-close").addEventListener("click", () => $("#help").close());
 $("#viewer").addEventListener("click", (e) => { if (e.target.id === "viewer" || e.target.closest(".viewer-main")) closeViewer(); });
-window.addEventListener("scroll", scheduleRender, { passive: true });
+window.addEventListener("scroll", () => { moved(); scheduleRender(); }, { passive: true });
 window.addEventListener("resize", () => { if (view.length) { measure(); render(); } });
 load();
