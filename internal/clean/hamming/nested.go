@@ -1,7 +1,12 @@
 package hamming
 
 import (
+	"context"
+	"fmt"
 	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // The nested search finds the same pairs as the flat one without its
@@ -20,11 +25,11 @@ type nitem struct {
 	idx  int32
 }
 
-// nsorter keeps one worker's buffers between first blocks.
+// nsorter keeps one worker's buffers between runs.
 type nsorter struct {
-	top     []nitem
 	scratch [][]nitem // one per depth below the top
 	count   []*countTable
+	path    []int // the blocks chosen so far, one per depth
 }
 
 // maxNestedBits bounds a block's count table (64k entries).
@@ -40,36 +45,94 @@ func nestedFits(d, k int) bool {
 	return k >= 2 && blocks(d + k)[0].width <= maxNestedBits // the widest block comes first
 }
 
-// firstBlock buckets all the hashes by block a and searches each bucket
-// for the pairs whose first agreeing block is a.
-func (s *nsorter) firstBlock(hashes []uint64, d, k int, bs []block, a int, found []Pair) []Pair {
-	if cap(s.top) < len(hashes) {
-		s.top = make([]nitem, len(hashes))
+// pairsNested buckets all the hashes by each possible first block a in
+// turn, into one array shared by the workers, and then hands its buckets
+// out to them one at a time. Splitting the work by bucket rather than by
+// first block keeps both cores busy to the end (the first blocks' shares
+// run from 28 of the 84 block triples down to 1) and needs one copy of the
+// hashes instead of one per worker.
+func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	items := s.top[:len(hashes)]
-	b := bs[a]
-	sh, nb := b.shift&63, 1<<b.width
-	mask := uint64(nb - 1)
-	count := s.table(0, nb)
-	for _, h := range hashes {
-		count[int(uint16(h>>sh&mask))+1]++
+	bs := blocks(d + k)
+	n := len(hashes)
+	top := make([]nitem, n)
+	maxNB := 1 << bs[0].width // the widest block comes first
+	starts := make([]int, maxNB+1)
+	counts := make([][]int, workers)
+	sorters := make([]nsorter, workers)
+	found := make([][]Pair, workers)
+	for w := range workers {
+		counts[w] = make([]int, maxNB)
+		sorters[w].path = make([]int, 1, k)
 	}
-	for i := 1; i <= nb; i++ {
-		count[i] += count[i-1]
+	chunk := func(w int) (lo, hi int) { return n * w / workers, n * (w + 1) / workers }
+	for a := 0; a <= len(bs)-k; a++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("hamming: %w", err)
+		}
+		sh, nb := bs[a].shift&63, 1<<bs[a].width
+		mask := uint64(nb - 1)
+		parallel(workers, func(w int) {
+			lo, hi := chunk(w)
+			c := counts[w][:nb]
+			clear(c)
+			for _, h := range hashes[lo:hi] {
+				c[h>>sh&mask]++
+			}
+		})
+		pos := 0
+		for v := range nb {
+			starts[v] = pos
+			for w := range workers {
+				c := counts[w][v]
+				counts[w][v] = pos
+				pos += c
+			}
+		}
+		starts[nb] = n
+		parallel(workers, func(w int) {
+			lo, hi := chunk(w)
+			c := counts[w][:nb]
+			for i := lo; i < hi; i++ {
+				h := hashes[i]
+				v := h >> sh & mask
+				top[c[v]] = nitem{h, int32(i)}
+				c[v]++
+			}
+		})
+		var next atomic.Int64
+		parallel(workers, func(w int) {
+			s := &sorters[w]
+			s.path[0] = a
+			for ctx.Err() == nil {
+				v := int(next.Add(1)) - 1
+				if v >= nb {
+					return
+				}
+				found[w] = s.descend(top[starts[v]:starts[v+1]], d, k, bs, s.path[:1], found[w])
+			}
+		})
 	}
-	for i, h := range hashes {
-		v := uint16(h >> sh & mask)
-		items[count[v]] = nitem{h, int32(i)}
-		count[v]++
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("hamming: %w", err)
 	}
-	chosen := []int{a}
-	start := 0
-	for v := range nb {
-		end := int(count[v])
-		found = s.descend(items[start:end], d, k, bs, chosen, found)
-		start = end
+	var out []Pair
+	for _, f := range found {
+		out = append(out, f...)
 	}
-	return found
+	sortPairs(out)
+	return out, nil
+}
+
+// parallel runs f(0) .. f(workers-1) at once and waits for them.
+func parallel(workers int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { f(w) })
+	}
+	wg.Wait()
 }
 
 // table returns the count table of a depth with its first n+1 entries
@@ -126,7 +189,7 @@ func (s *nsorter) descend(run []nitem, d, k int, bs []block, chosen []int, found
 		s.scratch[depth] = make([]nitem, len(run))
 	}
 	sorted := s.scratch[depth][:len(run)]
-	next := append(chosen[:len(chosen):len(chosen)], 0)
+	next := append(chosen, 0) // chosen is a prefix of s.path, whose capacity is k
 	for c := last + 1; c <= len(bs)-left; c++ {
 		b := bs[c]
 		nb := 1 << b.width
@@ -150,11 +213,14 @@ func (s *nsorter) descend(run []nitem, d, k int, bs []block, chosen []int, found
 	return found
 }
 
-// pairTable lists the pairs (i, j), i < j < 16, by j and then i, so that
-// its first r(r-1)/2 entries are the pairs among r items.
-var pairTable = func() (t [120][2]uint8) {
+// pairRun is the longest bucket lastLevel compares through pairTable.
+const pairRun = 8
+
+// pairTable lists the pairs (i, j), i < j < pairRun, by j and then i, so
+// that its first r(r-1)/2 entries are the pairs among r items.
+var pairTable = func() (t [pairRun * (pairRun - 1) / 2][2]uint8) {
 	p := 0
-	for j := 1; j < 16; j++ {
+	for j := 1; j < pairRun; j++ {
 		for i := range j {
 			t[p] = [2]uint8{uint8(i), uint8(j)}
 			p++
@@ -173,13 +239,13 @@ func lastLevel(sorted []nitem, ends []int32, d, k int, bs []block, chosen []int,
 		run := sorted[start:end]
 		start = end
 		r := len(run)
-		if r > 16 {
+		if r > pairRun {
 			found = allPairs(run, d, k, bs, chosen, found)
 			continue
 		}
 		run = run[:r:r]
 		for _, ij := range pairTable[:r*(r-1)/2] {
-			x, y := &run[ij[0]&15], &run[ij[1]&15]
+			x, y := &run[ij[0]&(pairRun-1)], &run[ij[1]&(pairRun-1)]
 			if bits.OnesCount64(x.hash^y.hash) <= d {
 				found = keep(*x, *y, d, k, bs, chosen, found)
 			}
