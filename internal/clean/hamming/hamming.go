@@ -133,18 +133,6 @@ func pairs(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, err
 	})
 }
 
-func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
-	bs := blocks(d + k)
-	var firsts [][]int
-	for a := 0; a <= len(bs)-k; a++ {
-		firsts = append(firsts, []int{a})
-	}
-	return run(ctx, firsts, workers, func() func(sub []int, found []Pair) []Pair {
-		var s nsorter
-		return func(first []int, found []Pair) []Pair { return s.firstBlock(hashes, d, k, bs, first[0], found) }
-	})
-}
-
 // run hands the subsets to workers goroutines (0 = GOMAXPROCS), each with
 // its own buffers from newWorker, checks ctx between passes, and sorts
 // what they found by A then B.
@@ -180,13 +168,17 @@ func run(ctx context.Context, subsets [][]int, workers int, newWorker func() fun
 	if err != nil {
 		return nil, fmt.Errorf("hamming: %w", err)
 	}
-	slices.SortFunc(out, func(a, b Pair) int {
+	sortPairs(out)
+	return out, nil
+}
+
+func sortPairs(ps []Pair) {
+	slices.SortFunc(ps, func(a, b Pair) int {
 		if a.A != b.A {
 			return int(a.A - b.A)
 		}
 		return int(a.B - b.B)
 	})
-	return out, nil
 }
 
 // pass finds the pairs whose first k agreeing blocks are sub, appending

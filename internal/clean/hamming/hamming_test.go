@@ -145,6 +145,41 @@ func TestNestedRandomized(t *testing.T) {
 	}
 }
 
+// FuzzNested checks the nested search against brute force on hashes drawn
+// around a few centres (so that buckets fill unevenly and some pairs lie
+// within the radius), for any radius, number of shared blocks and of
+// workers.
+func FuzzNested(f *testing.F) {
+	f.Add(uint64(1), uint16(500), uint8(6), uint8(3), uint8(2), uint64(0xffff0000ffff))
+	f.Add(uint64(2), uint16(2000), uint8(2), uint8(2), uint8(1), ^uint64(0))
+	f.Add(uint64(3), uint16(64), uint8(16), uint8(2), uint8(5), uint64(0xff))
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16, d, k, workers uint8, free uint64) {
+		dd, kk := int(d)%(MaxDistance+1), 2+int(k)%3
+		if !nestedFits(dd, kk) {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, uint64(n)))
+		centres := []uint64{r.Uint64(), r.Uint64(), r.Uint64()}
+		hs := make([]uint64, int(n)%3000)
+		for i := range hs {
+			// free picks the bits that vary around a centre; a sparse
+			// draw keeps low-entropy inputs from making millions of pairs.
+			hs[i] = centres[r.IntN(len(centres))] ^ (r.Uint64() & r.Uint64() & free)
+		}
+		want := bruteForce(hs, dd)
+		if len(want) > 200_000 {
+			return
+		}
+		got, err := pairsNested(context.Background(), hs, dd, kk, 1+int(workers)%4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d d=%d k=%d workers=%d: %d pairs, brute force finds %d", len(hs), dd, kk, 1+int(workers)%4, len(got), len(want))
+		}
+	})
+}
+
 func TestChoose(t *testing.T) {
 	for _, tc := range []struct {
 		n, d, wantK int

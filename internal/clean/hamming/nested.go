@@ -1,7 +1,12 @@
 package hamming
 
 import (
+	"context"
+	"fmt"
 	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // The nested search finds the same pairs as the flat one without its
@@ -20,15 +25,19 @@ type nitem struct {
 	idx  int32
 }
 
-// nsorter keeps one worker's buffers between first blocks.
+// nsorter keeps one worker's buffers between runs.
 type nsorter struct {
-	top     []nitem
 	scratch [][]nitem // one per depth below the top
-	count   [][]int32 // one count table per depth
+	count   []*countTable
+	path    []int // the blocks chosen so far, one per depth
 }
 
 // maxNestedBits bounds a block's count table (64k entries).
 const maxNestedBits = 16
+
+// countTable is sized for the widest block, so that indexing it by a
+// 16-bit value needs no bounds check in the bucketing loops.
+type countTable [1<<maxNestedBits + 1]int32
 
 // nestedFits reports whether the nested search can run with k shared
 // blocks out of m = d+k: every block must be short enough to bucket by.
@@ -36,49 +45,126 @@ func nestedFits(d, k int) bool {
 	return k >= 2 && blocks(d + k)[0].width <= maxNestedBits // the widest block comes first
 }
 
-// firstBlock buckets all the hashes by block a and searches each bucket
-// for the pairs whose first agreeing block is a.
-func (s *nsorter) firstBlock(hashes []uint64, d, k int, bs []block, a int, found []Pair) []Pair {
-	if cap(s.top) < len(hashes) {
-		s.top = make([]nitem, len(hashes))
+// pairsNested buckets all the hashes by each possible first block a in
+// turn, into one array shared by the workers, and then hands its buckets
+// out to them one at a time. Splitting the work by bucket rather than by
+// first block keeps both cores busy to the end (the first blocks' shares
+// run from 28 of the 84 block triples down to 1) and needs one copy of the
+// hashes instead of one per worker.
+func pairsNested(ctx context.Context, hashes []uint64, d, k, workers int) ([]Pair, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	items := s.top[:len(hashes)]
-	b := bs[a]
-	count := s.table(0, b.width)
-	for _, h := range hashes {
-		count[b.of(h)+1]++
+	bs := blocks(d + k)
+	n := len(hashes)
+	top := make([]nitem, n)
+	maxNB := 1 << bs[0].width // the widest block comes first
+	starts := make([]int, maxNB+1)
+	counts := make([][]int, workers)
+	sorters := make([]nsorter, workers)
+	found := make([][]Pair, workers)
+	for w := range workers {
+		counts[w] = make([]int, maxNB)
+		sorters[w].path = make([]int, 1, k)
 	}
-	for i := 1; i < len(count); i++ {
-		count[i] += count[i-1]
+	chunk := func(w int) (lo, hi int) { return n * w / workers, n * (w + 1) / workers }
+	for a := 0; a <= len(bs)-k; a++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("hamming: %w", err)
+		}
+		sh, nb := bs[a].shift&63, 1<<bs[a].width
+		mask := uint64(nb - 1)
+		parallel(workers, func(w int) {
+			lo, hi := chunk(w)
+			c := counts[w][:nb]
+			clear(c)
+			for _, h := range hashes[lo:hi] {
+				c[h>>sh&mask]++
+			}
+		})
+		pos := 0
+		for v := range nb {
+			starts[v] = pos
+			for w := range workers {
+				c := counts[w][v]
+				counts[w][v] = pos
+				pos += c
+			}
+		}
+		starts[nb] = n
+		parallel(workers, func(w int) {
+			lo, hi := chunk(w)
+			c := counts[w][:nb]
+			for i := lo; i < hi; i++ {
+				h := hashes[i]
+				v := h >> sh & mask
+				top[c[v]] = nitem{h, int32(i)}
+				c[v]++
+			}
+		})
+		var next atomic.Int64
+		parallel(workers, func(w int) {
+			s := &sorters[w]
+			s.path[0] = a
+			for ctx.Err() == nil {
+				v := int(next.Add(1)) - 1
+				if v >= nb {
+					return
+				}
+				found[w] = s.descend(top[starts[v]:starts[v+1]], d, k, bs, s.path[:1], found[w])
+			}
+		})
 	}
-	for i, h := range hashes {
-		v := b.of(h)
-		items[count[v]] = nitem{h, int32(i)}
-		count[v]++
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("hamming: %w", err)
 	}
-	chosen := []int{a}
-	start := 0
-	for v := range 1 << b.width {
-		end := int(count[v])
-		found = s.descend(items[start:end], d, k, bs, chosen, found)
-		start = end
+	var out []Pair
+	for _, f := range found {
+		out = append(out, f...)
 	}
-	return found
+	sortPairs(out)
+	return out, nil
 }
 
-// table returns the zeroed count table of a depth, for a block of width
-// bits: entry v+1 counts value v, so that prefix sums give bucket starts.
-func (s *nsorter) table(depth int, width uint) []int32 {
+// parallel runs f(0) .. f(workers-1) at once and waits for them.
+func parallel(workers int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { f(w) })
+	}
+	wg.Wait()
+}
+
+// table returns the count table of a depth with its first n+1 entries
+// zeroed.
+func (s *nsorter) table(depth, n int) *countTable {
 	for len(s.count) <= depth {
-		s.count = append(s.count, nil)
+		s.count = append(s.count, new(countTable))
 	}
-	n := 1<<width + 1
-	if cap(s.count[depth]) < n {
-		s.count[depth] = make([]int32, n)
-	}
-	t := s.count[depth][:n]
-	clear(t)
+	t := s.count[depth]
+	clear(t[:n+1])
 	return t
+}
+
+// bucket sorts run into sorted by the block at shift sh that takes the
+// values 0..nb-1, stably, and leaves count[v] at the end of bucket v. The
+// loops are written for the compiler: a masked shift and a 16-bit index
+// compile to a few instructions without range checks, and this is where
+// the search spends half its time.
+func bucket(run, sorted []nitem, count *countTable, sh uint, nb int) {
+	mask := uint64(nb - 1)
+	sh &= 63
+	for i := range run {
+		count[int(uint16(run[i].hash>>sh&mask))+1]++
+	}
+	for i := 1; i <= nb; i++ {
+		count[i] += count[i-1]
+	}
+	for i := range run {
+		v := uint16(run[i].hash >> sh & mask)
+		sorted[count[v]] = run[i]
+		count[v]++
+	}
 }
 
 // descend searches a run of hashes equal on the blocks chosen for the pairs
@@ -103,39 +189,89 @@ func (s *nsorter) descend(run []nitem, d, k int, bs []block, chosen []int, found
 		s.scratch[depth] = make([]nitem, len(run))
 	}
 	sorted := s.scratch[depth][:len(run)]
-	next := append(chosen[:len(chosen):len(chosen)], 0)
+	next := append(chosen, 0) // chosen is a prefix of s.path, whose capacity is k
 	for c := last + 1; c <= len(bs)-left; c++ {
 		b := bs[c]
-		count := s.table(depth+1, b.width)
-		for _, it := range run {
-			count[b.of(it.hash)+1]++
-		}
-		for i := 1; i < len(count); i++ {
-			count[i] += count[i-1]
-		}
-		for _, it := range run {
-			v := b.of(it.hash)
-			sorted[count[v]] = it
-			count[v]++
-		}
+		nb := 1 << b.width
+		count := s.table(depth+1, nb)
+		bucket(run, sorted, count, b.shift, nb)
 		// count[v] now ends bucket v; the deeper levels use their own
-		// tables, so walk the buckets by their values.
+		// tables, so the buckets can be walked by value.
 		next[len(next)-1] = c
-		for start := 0; start < len(sorted); {
-			end := int(count[b.of(sorted[start].hash)])
-			// Most buckets at the last level hold one or two hashes: skip
-			// the call for singletons and go straight to the comparison.
-			switch {
-			case end-start < 2:
-			case left == 1:
-				found = allPairs(sorted[start:end], d, k, bs, next, found)
-			default:
+		if left == 1 {
+			found = lastLevel(sorted, count[:nb], d, k, bs, next, found)
+			continue
+		}
+		start := int32(0)
+		for _, end := range count[:nb] {
+			if end-start >= 2 {
 				found = s.descend(sorted[start:end], d, k, bs, next, found)
 			}
 			start = end
 		}
 	}
 	return found
+}
+
+// pairRun is the longest bucket lastLevel compares through pairTable.
+// Past it the table's indirect loads cost more than the mispredicted row
+// ends of nested loops (a million hashes, k = 2, fill buckets with ~15).
+const pairRun = 8
+
+// pairTable lists the pairs (i, j), i < j < pairRun, by j and then i, so
+// that its first r(r-1)/2 entries are the pairs among r items.
+var pairTable = func() (t [pairRun * (pairRun - 1) / 2][2]uint8) {
+	p := 0
+	for j := 1; j < pairRun; j++ {
+		for i := range j {
+			t[p] = [2]uint8{uint8(i), uint8(j)}
+			p++
+		}
+	}
+	return t
+}()
+
+// lastLevel compares the pairs within each bucket of the sorted run; ends
+// holds each bucket's end. Most buckets hold a few hashes, and nested
+// loops over them would mispredict a branch at the end of every row: one
+// loop over the pair table leaves one per bucket.
+func lastLevel(sorted []nitem, ends []int32, d, k int, bs []block, chosen []int, found []Pair) []Pair {
+	start := int32(0)
+	for _, end := range ends {
+		run := sorted[start:end]
+		start = end
+		r := len(run)
+		if r > pairRun {
+			found = allPairs(run, d, k, bs, chosen, found)
+			continue
+		}
+		run = run[:r:r]
+		for _, ij := range pairTable[:r*(r-1)/2] {
+			x, y := &run[ij[0]&(pairRun-1)], &run[ij[1]&(pairRun-1)]
+			if bits.OnesCount64(x.hash^y.hash) <= d {
+				found = keep(*x, *y, d, k, bs, chosen, found)
+			}
+		}
+	}
+	return found
+}
+
+// keep appends the pair of x and y if their first agreeing blocks are
+// chosen; the caller has checked their distance. It is kept out of line
+// so that the comparison loops stay small.
+//
+//go:noinline
+func keep(x, y nitem, d, k int, bs []block, chosen []int, found []Pair) []Pair {
+	diff := x.hash ^ y.hash
+	dist := bits.OnesCount64(diff)
+	if dist > d || !agreesFirstOn(diff, bs, chosen, k) {
+		return found
+	}
+	a, b := x.idx, y.idx
+	if a > b {
+		a, b = b, a
+	}
+	return append(found, Pair{a, b, uint8(dist)})
 }
 
 // allPairs compares every pair of a run and keeps those within d bits
@@ -145,16 +281,9 @@ func allPairs(run []nitem, d, k int, bs []block, chosen []int, found []Pair) []P
 	for x := range run {
 		hx := run[x].hash
 		for y := x + 1; y < len(run); y++ {
-			diff := hx ^ run[y].hash
-			dist := bits.OnesCount64(diff)
-			if dist > d || !agreesFirstOn(diff, bs, chosen, k) {
-				continue
+			if bits.OnesCount64(hx^run[y].hash) <= d {
+				found = keep(run[x], run[y], d, k, bs, chosen, found)
 			}
-			a, b := run[x].idx, run[y].idx
-			if a > b {
-				a, b = b, a
-			}
-			found = append(found, Pair{a, b, uint8(dist)})
 		}
 	}
 	return found
