@@ -193,6 +193,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		sum.Images = len(items)
 		return sum, nil
 	}
+	defer tightenGC()()
 	r.checkPixels(items)
 	groups, err := r.dedup(ctx, items)
 	if err != nil {

@@ -54,10 +54,19 @@ func loadFeatures(ctx context.Context, cat *catalog.Catalog, model string) (map[
 		return nil, dbErr("reading labels", err)
 	}
 	out := make(map[string]features, len(rows))
+	// Each row's label names are strings of their own; a project has a
+	// few hundred distinct ones, so sharing them saves some 700 bytes an
+	// image (70 MB at 100,000 images).
+	names := map[string]string{}
 	for sha, r := range rows {
-		f := features{Embedding: r.Embedding}
-		for _, l := range r.Labels {
-			f.Labels = append(f.Labels, vision.Label(l))
+		f := features{Embedding: r.Embedding, Labels: make([]vision.Label, len(r.Labels))}
+		for i, l := range r.Labels {
+			name, ok := names[l.Name]
+			if !ok {
+				name = l.Name
+				names[name] = name
+			}
+			f.Labels[i] = vision.Label{Name: name, Confidence: l.Confidence}
 		}
 		out[sha] = f
 	}

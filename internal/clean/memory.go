@@ -1,0 +1,28 @@
+package clean
+
+import (
+	"os"
+	"runtime/debug"
+)
+
+// judgeGCPercent is the garbage collector's target while clean judges:
+// the heap may grow to 1.5 times what is live instead of twice (Go's
+// default, GOGC=100). Judging holds every image's embedding at once, 5 KB
+// each, and makes garbage of the same order as it goes; at 100,000 images
+// the default would let the heap reach a gigabyte more than it holds. Those
+// embeddings are float arrays without pointers, which a collection does
+// not scan, so collecting more often costs little.
+const judgeGCPercent = 50
+
+// tightenGC sets judgeGCPercent until the returned function restores the
+// previous target. A GOGC the user set is left alone.
+func tightenGC() (restore func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
+	}
+	prev := debug.SetGCPercent(judgeGCPercent)
+	if prev >= 0 && prev < judgeGCPercent {
+		debug.SetGCPercent(prev)
+	}
+	return func() { debug.SetGCPercent(prev) }
+}
