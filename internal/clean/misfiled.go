@@ -230,11 +230,7 @@ func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged []
 			if it.decision == DecisionReject {
 				continue
 			}
-			e := make([]float64, dim)
-			for j, x := range it.f.Embedding[:dim] {
-				e[j] = (float64(x) - mu[j]) / sd[j]
-			}
-			views[c] = append(views[c], view{emb: unitSum(e)})
+			views[c] = append(views[c], view{emb: standardiseInto(it.f, mu, sd)})
 			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
 			judged[c] = append(judged[c], it)
 		}

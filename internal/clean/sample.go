@@ -1,6 +1,7 @@
 package clean
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/scour-dev/scour/internal/nn"
@@ -94,4 +95,28 @@ func predictEach(m *nn.Model, embs [][]float32, scale float32, classes int, put 
 		}
 	}
 	return nil
+}
+
+// standardiseInto standardises f's embedding (each dimension centred by mu
+// and scaled by sd, then the whole to unit length, as unitSum would) in
+// its own array, and takes the embedding from f. The misfiled check is the
+// last to read the embeddings, and a standardised copy of every one is as
+// large as all of them: 500 MB at 100,000 images.
+func standardiseInto(f *features, mu, sd []float64) []float32 {
+	e := f.Embedding[:len(mu)]
+	f.Embedding = nil
+	var n float64
+	for j, x := range e {
+		v := (float64(x) - mu[j]) / sd[j]
+		n += v * v
+	}
+	n = math.Sqrt(n)
+	for j, x := range e {
+		if n == 0 {
+			e[j] = 0
+			continue
+		}
+		e[j] = float32(((float64(x) - mu[j]) / sd[j]) / n)
+	}
+	return e
 }
