@@ -3,6 +3,7 @@ package clean
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/scour-dev/scour/internal/nn"
 )
@@ -13,8 +14,9 @@ import (
 // most of the stage's time and half its memory at 100,000 images (a 400 MB
 // matrix per fold). 20,000 rows is some 2,000 images per class of a
 // nine-class project, more than a softmax regression on 1,280 dimensions
-// needs to settle; every project of up to 25,000 trusted images (the four
-// fifths of a fold under the bound) is fitted on all of them, as before.
+// needs to settle; every project of up to about 25,000 trusted images
+// (the four fifths of them a fold fits under the bound) is fitted on all
+// of them, as before.
 const headRowsMax = 20_000
 
 // headRows is which of the trusted views (train) the head's folds are
@@ -24,32 +26,40 @@ const headRowsMax = 20_000
 // head's probabilities, and maxOwnProbability, stay calibrated to the
 // project's own class sizes).
 func headRows(train [][]bool) [][]bool {
+	// A fold fits the trusted rows outside it; the largest such set
+	// decides the share.
+	var inFold [headFolds]int
 	var trusted int
 	for _, t := range train {
-		for _, ok := range t {
+		for i, ok := range t {
 			if ok {
+				inFold[i%headFolds]++
 				trusted++
 			}
 		}
 	}
-	perFold := trusted * (headFolds - 1) / headFolds
+	perFold := trusted - slices.Min(inFold[:])
 	if perFold <= headRowsMax {
 		return train
 	}
 	share := float64(headRowsMax) / float64(perFold)
 	fit := make([][]bool, len(train))
 	for c, t := range train {
-		var idx []int
-		for i, ok := range t {
-			if ok {
-				idx = append(idx, i)
-			}
-		}
 		fit[c] = make([]bool, len(t))
 		r := rand.New(rand.NewPCG(uint64(c), uint64(len(t))))
-		r.Shuffle(len(idx), func(a, b int) { idx[a], idx[b] = idx[b], idx[a] })
-		for _, i := range idx[:int(share*float64(len(idx)))] {
-			fit[c][i] = true
+		// The share is drawn from each fold's rows of the class apart, so
+		// that no fold's fit exceeds the bound by the luck of the draw.
+		for f := range headFolds {
+			var idx []int
+			for i := f; i < len(t); i += headFolds {
+				if t[i] {
+					idx = append(idx, i)
+				}
+			}
+			r.Shuffle(len(idx), func(a, b int) { idx[a], idx[b] = idx[b], idx[a] })
+			for _, i := range idx[:int(share*float64(len(idx)))] {
+				fit[c][i] = true
+			}
 		}
 	}
 	return fit
