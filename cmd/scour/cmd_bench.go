@@ -135,6 +135,7 @@ or SCOUR_SHARED).`,
 	c.Flags().StringSliceVar(&o.WebClasses, "web-classes", nil, "with --web: the boats classes garbage is planted into (default: all nine)")
 	c.Flags().IntVar(&o.Images, "images", 0, "run clean at scale instead, on this many synthetic variants of the shared photos (100000 is the README's figure and takes many minutes)")
 	c.Flags().StringVar(&o.Dir, "dir", "", "with --images: keep the project in this folder; run again with the same --dir and --images to judge it again from the cache (the judging part alone, without the recognizer)")
+	c.Flags().IntVar(&o.RecallQueries, "recall-queries", 0, "with --images: images compared with every other for the index's recall (0 = all up to 20,000 images, 2,000 beyond)")
 	c.Flags().BoolVar(&o.Prepare, "prepare", false, "with --images and --dir: make the project and cache its measurements and embeddings, then stop (a later run with the same --dir is the judging part alone)")
 	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "with --images: write a CPU profile of the clean stage to FILE")
 	c.Flags().IntSliceVar(&o.Decisions, "decisions", nil, "with --web: review decisions per class on the learning curve (default: 0,5,10,20)")

@@ -87,7 +87,12 @@ const predictChunk = 2048
 // embs (scaled by scale, as the head was fitted), a chunk at a time, and
 // hands each row of probabilities to put.
 func predictEach(m *nn.Model, embs [][]float32, scale float32, classes int, put func(k int, p []float32)) error {
-	var xt []float32
+	if len(embs) == 0 {
+		return nil
+	}
+	// Sized once: grown by append, the garbage of its doublings would be
+	// twice the chunk again.
+	xt := make([]float32, 0, min(len(embs), predictChunk)*len(embs[0]))
 	for lo := 0; lo < len(embs); lo += predictChunk {
 		hi := min(len(embs), lo+predictChunk)
 		xt = xt[:0]
