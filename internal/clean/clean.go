@@ -179,6 +179,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			return sum, err
 		}
 	}
+	defer tightenGC()()
 	items, err := r.loadItems(ctx)
 	if err != nil {
 		return sum, err
@@ -193,7 +194,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		sum.Images = len(items)
 		return sum, nil
 	}
-	defer tightenGC()()
 	r.checkPixels(items)
 	groups, err := r.dedup(ctx, items)
 	if err != nil {
