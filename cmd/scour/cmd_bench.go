@@ -116,7 +116,11 @@ With --images N it runs clean at scale instead: a project of N crops,
 re-encodes and resizes of the shared photos, through the whole clean stage
 (first run), printing the wall time, the recognizer's share of it, the peak
 RSS and the recall of the embedding near-duplicate index against comparing
-every pair (a sample of 2,000 images beyond 20,000).
+every pair (a sample of 2,000 images beyond 20,000). With --dir the project
+is kept; run again with the same --dir and --images and clean finds every
+measurement and embedding cached: the judging part alone, its memory and
+time without the recognizer. --prepare makes the project and caches what
+the recognizer says of it, then stops.
 Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data (--shared,
 or SCOUR_SHARED).`,
 		Args: cobra.NoArgs,
