@@ -49,17 +49,16 @@ type features struct {
 }
 
 func loadFeatures(ctx context.Context, cat *catalog.Catalog, model string) (map[string]features, error) {
-	rows, err := cat.CleanFeatures(ctx, model)
-	if err != nil {
-		return nil, dbErr("reading labels", err)
-	}
-	out := make(map[string]features, len(rows))
+	out := map[string]features{}
 	// Each row's label names are strings of their own; a project has a
 	// few hundred distinct ones, so sharing them saves some 700 bytes an
 	// image (70 MB at 100,000 images).
 	names := map[string]string{}
-	for sha, r := range rows {
-		f := features{Embedding: r.Embedding, Labels: make([]vision.Label, len(r.Labels))}
+	err := cat.ForEachCleanFeatures(ctx, model, func(sha string, r catalog.CleanFeatures) error {
+		f := features{Embedding: r.Embedding}
+		if len(r.Labels) > 0 {
+			f.Labels = make([]vision.Label, len(r.Labels))
+		}
 		for i, l := range r.Labels {
 			name, ok := names[l.Name]
 			if !ok {
@@ -69,6 +68,10 @@ func loadFeatures(ctx context.Context, cat *catalog.Catalog, model string) (map[
 			f.Labels[i] = vision.Label{Name: name, Confidence: l.Confidence}
 		}
 		out[sha] = f
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr("reading labels", err)
 	}
 	return out, nil
 }
