@@ -116,7 +116,11 @@ With --images N it runs clean at scale instead: a project of N crops,
 re-encodes and resizes of the shared photos, through the whole clean stage
 (first run), printing the wall time, the recognizer's share of it, the peak
 RSS and the recall of the embedding near-duplicate index against comparing
-every pair (a sample of 2,000 images beyond 20,000).
+every pair (a sample of 2,000 images beyond 20,000). With --dir the project
+is kept; run again with the same --dir and --images and clean finds every
+measurement and embedding cached: the judging part alone, its memory and
+time without the recognizer. --prepare makes the project and caches what
+the recognizer says of it, then stops.
 Needs ONNX Runtime (.ci/onnxruntime.sh) and the shared test data (--shared,
 or SCOUR_SHARED).`,
 		Args: cobra.NoArgs,
@@ -134,6 +138,10 @@ or SCOUR_SHARED).`,
 	c.Flags().BoolVar(&o.Web, "web", false, "run the benchmarks that look like the web instead (noisy-web, planted clusters, misfiled swaps, learning from review; about 8 minutes)")
 	c.Flags().StringSliceVar(&o.WebClasses, "web-classes", nil, "with --web: the boats classes garbage is planted into (default: all nine)")
 	c.Flags().IntVar(&o.Images, "images", 0, "run clean at scale instead, on this many synthetic variants of the shared photos (100000 is the README's figure and takes many minutes)")
+	c.Flags().StringVar(&o.Dir, "dir", "", "with --images: keep the project in this folder; run again with the same --dir and --images to judge it again from the cache (the judging part alone, without the recognizer)")
+	c.Flags().IntVar(&o.RecallQueries, "recall-queries", 0, "with --images: images compared with every other for the index's recall (0 = all up to 20,000 images, 2,000 beyond)")
+	c.Flags().BoolVar(&o.Prepare, "prepare", false, "with --images and --dir: make the project and cache its measurements and embeddings, then stop (a later run with the same --dir is the judging part alone)")
+	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "with --images: write a CPU profile of the clean stage to FILE")
 	c.Flags().IntSliceVar(&o.Decisions, "decisions", nil, "with --web: review decisions per class on the learning curve (default: 0,5,10,20)")
 	return c
 }

@@ -244,6 +244,14 @@ type CleanOptions struct {
 	// stage (cleanbench.Scale).
 	Images int
 	Seed   uint64 // for the variants at scale
+	// Dir keeps the project at scale there; a Dir kept from an earlier
+	// run of the same size is judged again as it is (cleanbench.ScaleOptions).
+	Dir        string
+	CPUProfile string // at scale: write a CPU profile of clean.Run here
+	Prepare    bool   // at scale: make the project in Dir and cache its labels, then stop
+	// RecallQueries: at scale, the images compared with every other for
+	// the index's recall (0: all up to 20,000 images, 2,000 beyond).
+	RecallQueries int
 }
 
 // CleanReport is the clean benchmark's quality and speed.
@@ -272,7 +280,7 @@ func Clean(ctx context.Context, o CleanOptions) (CleanReport, error) {
 		return r, err
 	}
 	if o.Images > 0 {
-		rep, err := cleanbench.Scale(ctx, cleanbench.ScaleOptions{Shared: o.Shared, Images: o.Images, Seed: o.Seed})
+		rep, err := cleanbench.Scale(ctx, cleanbench.ScaleOptions{Shared: o.Shared, Images: o.Images, Seed: o.Seed, Dir: o.Dir, CPUProfile: o.CPUProfile, Prepare: o.Prepare, RecallQueries: o.RecallQueries})
 		r.Scale = &rep
 		return r, err
 	}

@@ -93,30 +93,12 @@ type labelJSON struct {
 // images it labelled. A damaged entry is left out, so it is asked for
 // again.
 func (c *Catalog) CleanFeatures(ctx context.Context, model string) (map[string]CleanFeatures, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT sha256, labels, embedding FROM clean_features WHERE model = ?`, model)
-	if err != nil {
-		return nil, c.corrupt(err)
-	}
-	defer rows.Close()
 	out := map[string]CleanFeatures{}
-	for rows.Next() {
-		var sha, labels string
-		var emb []byte
-		if err := rows.Scan(&sha, &labels, &emb); err != nil {
-			return nil, c.corrupt(err)
-		}
-		var ls []labelJSON
-		vec, ok := decodeEmbedding(emb)
-		if json.Unmarshal([]byte(labels), &ls) != nil || !ok {
-			continue
-		}
-		f := CleanFeatures{Embedding: vec}
-		for _, l := range ls {
-			f.Labels = append(f.Labels, CleanLabel(l))
-		}
+	err := c.ForEachCleanFeatures(ctx, model, func(sha string, f CleanFeatures) error {
 		out[sha] = f
-	}
-	return out, c.corrupt(rows.Err())
+		return nil
+	})
+	return out, err
 }
 
 // SaveCleanFeatures caches what the labeler model said (by sha256), in one

@@ -179,6 +179,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			return sum, err
 		}
 	}
+	defer tightenGC()()
 	items, err := r.loadItems(ctx)
 	if err != nil {
 		return sum, err

@@ -230,11 +230,7 @@ func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged []
 			if it.decision == DecisionReject {
 				continue
 			}
-			e := make([]float64, dim)
-			for j, x := range it.f.Embedding[:dim] {
-				e[j] = (float64(x) - mu[j]) / sd[j]
-			}
-			views[c] = append(views[c], view{emb: unitSum(e)})
+			views[c] = append(views[c], view{emb: standardiseInto(it.f, mu, sd)})
 			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
 			judged[c] = append(judged[c], it)
 		}
@@ -294,16 +290,13 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 		}
 	}
 	type at struct{ c, i int }
-	// The folds' matrices take turns in one pair of buffers, sized once:
-	// at 100,000 images they are 500 MB, and a fresh pair per fold (or
-	// one grown by append) would be garbage of that size each time.
-	var rows int
-	for _, vs := range views {
-		rows += len(vs)
-	}
-	x, xt := make([]float32, 0, rows*dim), make([]float32, 0, ((rows+headFolds-1)/headFolds+len(views))*dim)
+	// The folds' matrices take turns in one buffer, sized once; a large
+	// project is fitted on a sample (headRows) and asked in chunks
+	// (predictEach), so the buffer stays under 100 MB however many images.
+	fit := headRows(train)
+	x := make([]float32, 0, fitRows(fit)*dim)
 	for f := range headFolds {
-		x, xt = x[:0], xt[:0]
+		x = x[:0]
 		var y []int32
 		var test []at
 		for c, vs := range views {
@@ -311,10 +304,7 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 				switch {
 				case i%headFolds == f:
 					test = append(test, at{c, i})
-					for _, e := range v.emb {
-						xt = append(xt, e*scale)
-					}
-				case train[c][i]:
+				case fit[c][i]:
 					for _, e := range v.emb {
 						x = append(x, e*scale)
 					}
@@ -351,16 +341,19 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 			if _, err := (nn.LBFGS{L2: l2, MaxIter: headIters}).Fit(m, x, y, nil); err != nil {
 				return nil, fmt.Errorf("misfiled head, fold %d of %d: %w", f+1, headFolds, err)
 			}
-			p, err := m.Predict(xt, len(test))
+			embs := make([][]float32, len(test))
+			for k, t := range test {
+				embs[k] = views[t.c][t.i].emb
+			}
+			err := predictEach(m, embs, scale, len(views), func(k int, p []float32) {
+				row := make([]float64, len(p))
+				for j, q := range p {
+					row[j] = float64(q)
+				}
+				byL2[g][test[k].c][test[k].i] = row
+			})
 			if err != nil {
 				return nil, fmt.Errorf("misfiled head, fold %d of %d: %w", f+1, headFolds, err)
-			}
-			for k, t := range test {
-				row := make([]float64, len(views))
-				for j := range row {
-					row[j] = float64(p[k*len(views)+j])
-				}
-				byL2[g][t.c][t.i] = row
 			}
 		}
 	}

@@ -301,6 +301,7 @@ func (m *Model) fullGradient(x []float32, y []int32, ps []*param, g []float64) (
 	size := m.in.Size()
 	clear(g)
 	correct := 0
+	first := m.firstWithParams()
 	for lo := 0; lo < n; lo += fullBatchChunk {
 		k := min(fullBatchChunk, n-lo)
 		logits := m.forward(x[lo*size:(lo+k)*size], k, false)
@@ -313,8 +314,8 @@ func (m *Model) fullGradient(x []float32, y []int32, ps []*param, g []float64) (
 		loss += l * float64(k)
 		correct += c
 		d := m.dlogits
-		for i := len(m.layers) - 1; i >= 0; i-- {
-			d = m.layers[i].backward(d, k, i > 0)
+		for i := len(m.layers) - 1; i >= first; i-- {
+			d = m.layers[i].backward(d, k, i > first)
 		}
 		// softmaxCE's gradient is of the chunk's mean; weigh it by the
 		// chunk's share of the whole.

@@ -285,8 +285,9 @@ func (m *Model) TrainBatch(x []float32, y []int32, opt Optimizer) (loss, acc flo
 		return loss, 0, fmt.Errorf("train batch: loss is %v: %w", loss, ErrNonFinite)
 	}
 	g := m.dlogits
-	for i := len(m.layers) - 1; i >= 0; i-- {
-		g = m.layers[i].backward(g, n, i > 0)
+	first := m.firstWithParams()
+	for i := len(m.layers) - 1; i >= first; i-- {
+		g = m.layers[i].backward(g, n, i > first)
 	}
 	for _, p := range m.ps {
 		if p.g != nil && !finiteSum(p.g) {
@@ -384,4 +385,18 @@ func softmaxRows(logits, probs []float32, n, classes int) {
 			p[j] = float32(float64(p[j]) / sum)
 		}
 	}
+}
+
+// firstWithParams is the index of the lowest layer with parameters: the
+// backward pass stops there, since the gradient with respect to the
+// input of a layer below it would change no parameter. For a head of one
+// dense layer behind a flatten, that gradient (a transposed batch of the
+// whole input width) was most of the cost of a fit.
+func (m *Model) firstWithParams() int {
+	for i, l := range m.layers {
+		if len(l.params()) > 0 {
+			return i
+		}
+	}
+	return len(m.layers)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/clean"
 	"github.com/scour-dev/scour/internal/imaging"
+	"github.com/scour-dev/scour/internal/progress"
 	"github.com/scour-dev/scour/internal/rusage"
 	"github.com/scour-dev/scour/internal/store"
 	"github.com/scour-dev/scour/internal/vision"
@@ -41,8 +43,18 @@ type ScaleOptions struct {
 	// 100,000 is 5 billion dot products).
 	RecallQueries int
 	// Dir is a scratch directory for the project; "" makes a temporary one
-	// and removes it afterwards.
+	// and removes it afterwards. A Dir kept from an earlier run of the same
+	// size is used as it is: its images are not made again and clean finds
+	// every measurement and embedding cached, so the run is the judging
+	// part alone (its memory and time without the recognizer).
 	Dir string
+	// CPUProfile, when set, is where a CPU profile of clean.Run is written.
+	CPUProfile string
+	// Prepare makes the project in Dir and has clean cache what it learns
+	// from each image's bytes (measurements, labels, embeddings: a shard's
+	// part, clean.Options.MeasureOnly), then stops: a later run on the same
+	// Dir measures the judging part alone.
+	Prepare bool
 }
 
 // ScaleReport is what Scale measured.
@@ -55,9 +67,20 @@ type ScaleReport struct {
 	// cached); RecognizerSeconds the part of it during which at least one
 	// batch was in the model.
 	CleanSeconds, RecognizerSeconds float64
-	PeakRSSBytes                    int64 // the process's high-water resident set, generation included
-	CatalogBytes                    int64
-	Groups, Duplicates, Quarantined int
+	// Reused: the project was an earlier run's (Dir); Labelled is how many
+	// images clean labelled (0: everything was cached, and the run was the
+	// judging part alone). Prepared: the run only made the project and
+	// cached its labels (ScaleOptions.Prepare).
+	Reused, Prepared bool
+	Labelled         int
+	// Where CleanSeconds went, by clean's progress events: reading (the
+	// catalog and caches, decoding, the recognizer), judging (every check
+	// and recording the verdicts), moving (into and out of quarantine).
+	ReadSeconds, JudgeSeconds, MoveSeconds float64
+	Moves                                  int
+	PeakRSSBytes                           int64 // the process's high-water resident set, generation included
+	CatalogBytes                           int64
+	Groups, Duplicates, Quarantined        int
 	// The embedding near-duplicate search (cosine >= MinCosine) by the
 	// index, against every pair compared for RecallQueries images.
 	MinCosine          float64
@@ -71,7 +94,19 @@ func (r ScaleReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "clean at scale: %d images (%d classes; crops, re-encodes and resizes of %d shared photos), model %s, %d cores\n",
 		r.Images, r.Classes, r.Sources, r.Model, r.Cores)
-	fmt.Fprintf(&b, "  scour clean, first run %8.1f s      (%.0f images/s; making the project took %.1f s more)\n", r.CleanSeconds, float64(r.Images)/r.CleanSeconds, r.GenerateSeconds)
+	switch {
+	case r.Prepared:
+		fmt.Fprintf(&b, "  prepared: measured and labelled %d images in %.1f s (making the project took %.1f s more); run again with the same --dir to judge them\n",
+			r.Labelled, r.CleanSeconds, r.GenerateSeconds)
+		fmt.Fprintf(&b, "  peak RSS               %8.0f MB\n", float64(r.PeakRSSBytes)/1e6)
+		return b.String()
+	case r.Reused && r.Labelled == 0:
+		fmt.Fprintf(&b, "  scour clean, cached    %8.1f s      (%.0f images/s; an earlier run's project, everything cached: the judging part alone)\n", r.CleanSeconds, float64(r.Images)/r.CleanSeconds)
+	default:
+		fmt.Fprintf(&b, "  scour clean, first run %8.1f s      (%.0f images/s; making the project took %.1f s more)\n", r.CleanSeconds, float64(r.Images)/r.CleanSeconds, r.GenerateSeconds)
+	}
+	fmt.Fprintf(&b, "  of which               %8.1f s reading (the recognizer included), %.1f s judging, %.1f s moving %d images\n",
+		r.ReadSeconds, r.JudgeSeconds, r.MoveSeconds, r.Moves)
 	fmt.Fprintf(&b, "  recognizer share       %8.0f %%      (%.1f s with a batch in the model)\n", 100*r.RecognizerSeconds/r.CleanSeconds, r.RecognizerSeconds)
 	fmt.Fprintf(&b, "  peak RSS               %8.0f MB     (target < 2,000 MB at 100,000 images)\n", float64(r.PeakRSSBytes)/1e6)
 	fmt.Fprintf(&b, "  catalog                %8.0f MB     (embeddings as float16)\n", float64(r.CatalogBytes)/1e6)
@@ -122,6 +157,8 @@ func Scale(ctx context.Context, o ScaleOptions) (ScaleReport, error) {
 			return rep, err
 		}
 		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return rep, fmt.Errorf("cleanbench: %w", err)
 	}
 	dbPath := filepath.Join(dir, "scour.db")
 	cat, err := catalog.Open(ctx, dbPath)
@@ -143,25 +180,93 @@ func Scale(ctx context.Context, o ScaleOptions) (ScaleReport, error) {
 	}
 	rep.Model = o.Labeler.Name()
 
-	t0 := time.Now()
-	if err := makeVariants(ctx, cat, st, srcs, o.Images, o.Seed); err != nil {
+	counts, err := cat.CountImages(ctx)
+	if err != nil {
 		return rep, err
 	}
-	rep.GenerateSeconds = time.Since(t0).Seconds()
+	var have int
+	for _, byStatus := range counts {
+		for _, n := range byStatus {
+			have += n
+		}
+	}
+	// The marker says which project the folder holds (a few variants are
+	// byte for byte another, so the catalog holds slightly fewer images).
+	marker := filepath.Join(dir, "scale-project")
+	made := fmt.Sprintf("images %d seed %d\n", o.Images, o.Seed)
+	switch old, err := os.ReadFile(marker); {
+	case have > 0 && err == nil && string(old) == made:
+		rep.Reused = true
+	case have > 0 || err == nil:
+		return rep, fmt.Errorf("cleanbench: %s holds another project (%q, %d images) than --images %d: pass another --dir", dir, strings.TrimSpace(string(old)), have, o.Images)
+	default:
+		t0 := time.Now()
+		if err := makeVariants(ctx, cat, st, srcs, o.Images, o.Seed); err != nil {
+			return rep, err
+		}
+		rep.GenerateSeconds = time.Since(t0).Seconds()
+		if err := os.WriteFile(marker, []byte(made), 0o644); err != nil {
+			return rep, fmt.Errorf("cleanbench: %w", err)
+		}
+	}
 	runtime.GC()
 
 	cfg := clean.Default()
 	cfg.OffTopic.BatchSize = o.BatchSize
 	rep.MinCosine = cfg.Duplicates.MinCosine
 	tl := &timedLabeler{Labeler: o.Labeler}
-	t0 = time.Now()
-	sum, err := clean.Run(ctx, clean.Options{Catalog: cat, Store: st, Labeler: tl, Config: cfg})
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return rep, fmt.Errorf("cleanbench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return rep, fmt.Errorf("cleanbench: %w", err)
+		}
+	}
+	t0 := time.Now()
+	var mu sync.Mutex
+	var readEnd, moveStart, moveEnd time.Time
+	events := progress.Func(func(e progress.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case e.Kind == progress.End && e.Stage == "clean":
+			readEnd = time.Now()
+		case e.Kind == progress.Begin && e.Stage == "clean move":
+			moveStart = time.Now()
+		case e.Kind == progress.End && e.Stage == "clean move":
+			moveEnd = time.Now()
+		}
+	})
+	sum, err := clean.Run(ctx, clean.Options{Catalog: cat, Store: st, Labeler: tl, Config: cfg, MeasureOnly: o.Prepare, Events: events})
+	if o.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return rep, err
 	}
-	rep.CleanSeconds = time.Since(t0).Seconds()
+	end := time.Now()
+	rep.CleanSeconds = end.Sub(t0).Seconds()
+	mu.Lock()
+	if readEnd.IsZero() { // nothing to read: every image was cached
+		readEnd = t0
+	}
+	if moveStart.IsZero() { // nothing to move
+		moveStart, moveEnd = end, end
+	}
+	rep.ReadSeconds, rep.JudgeSeconds = readEnd.Sub(t0).Seconds(), moveStart.Sub(readEnd).Seconds()
+	rep.MoveSeconds = moveEnd.Sub(moveStart).Seconds()
+	mu.Unlock()
+	rep.Moves = sum.Moved + sum.Released
 	rep.RecognizerSeconds = tl.busy().Seconds()
 	rep.PeakRSSBytes = rusage.PeakRSS()
+	rep.Labelled = sum.Labelled
+	if o.Prepare {
+		rep.Prepared = true
+		return rep, nil
+	}
 	rep.Groups, rep.Duplicates = sum.Groups, sum.Flags[clean.ReasonDuplicate]
 	rep.Quarantined = sum.Quarantined
 	if fi, err := os.Stat(dbPath); err == nil {
