@@ -23,7 +23,9 @@ import (
 // garbage under half of a class cannot pull it. An image is compared with
 // the nearest centre, so a project of two sub-domains (warships and kayaks)
 // finds neither odd, while a cluster of cars, unlike every centre, stands
-// out.
+// out. A reference is a positive example of its class: it joins the
+// class's centre and vouches, as a centre of its own, for the class's
+// images that are like it (see vouch).
 //
 // The rule: e is the image's embedding cosine to the nearest centre, and z
 // its robust z-score among the whole project's images (median and 1.4826
@@ -254,6 +256,31 @@ func scoreProject(pool []*item, vs []view, p projectPicture, dims int, minOverla
 	return d
 }
 
+// vouch lets each reference stand as a centre of its own for the images
+// of its class: a reference is a positive example, so an image at least as
+// like one of its class's references as the project's typical image is
+// like its nearest centre is not off-topic, however unusual it is for the
+// project. A single photo is a narrower picture than a mean of many (its
+// cosines run lower), so it vouches only for pictures close to it. The
+// doubts are taken again with the better of each image's two views.
+func (d *projectDoubts) vouch(pool []*item, vs []view, refs map[string][]view, dims int, minOverlap float64) {
+	profiles := map[string][][]float32{}
+	for name, rs := range refs {
+		for _, r := range rs {
+			sum := make([]float64, dims)
+			r.labels.addTo(sum)
+			profiles[name] = append(profiles[name], unitSum(sum))
+		}
+	}
+	for i, it := range pool {
+		for k, r := range refs[it.img.Class] {
+			d.emb[i] = max(d.emb[i], dot(vs[i].emb, r.emb))
+			d.labels[i] = max(d.labels[i], vs[i].labels.dot(profiles[it.img.Class][k]))
+		}
+		d.doubt[i] = d.doubtOf(d.emb[i], d.labels[i], minOverlap)
+	}
+}
+
 // doubtOf puts both views on one scale, flagged at projectZ.
 func (d projectDoubts) doubtOf(emb, labels, minOverlap float64) float64 {
 	z := -d.st.z(emb)
@@ -379,6 +406,7 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 		}
 		pic = projectCentres(pool, vs, usable, len(sp))
 		d = scoreProject(pool, vs, pic, len(sp), o.MinLabelOverlap)
+		d.vouch(pool, vs, usable, len(sp), o.MinLabelOverlap)
 	}
 	th := float64(projectZ)
 	rule := fmt.Sprintf("%d robust standard deviations below the project's median %.3f", projectZ, d.st.Median)
