@@ -24,8 +24,8 @@ import (
 // the nearest centre, so a project of two sub-domains (warships and kayaks)
 // finds neither odd, while a cluster of cars, unlike every centre, stands
 // out. A reference is a positive example of its class: it joins the
-// class's centre and vouches, as a centre of its own, for the class's
-// images that are like it (see vouch).
+// class's centre and vouches for the class's images that are like it (see
+// vouch).
 //
 // The rule: e is the image's embedding cosine to the nearest centre, and z
 // its robust z-score among the whole project's images (median and 1.4826
@@ -256,13 +256,17 @@ func scoreProject(pool []*item, vs []view, p projectPicture, dims int, minOverla
 	return d
 }
 
-// vouch lets each reference stand as a centre of its own for the images
-// of its class: a reference is a positive example, so an image at least as
-// like one of its class's references as the project's typical image is
-// like its nearest centre is not off-topic, however unusual it is for the
-// project. A single photo is a narrower picture than a mean of many (its
-// cosines run lower), so it vouches only for pictures close to it. The
-// doubts are taken again with the better of each image's two views.
+// vouch lets each reference of a class speak for the class's images that
+// are like it: a reference is a positive example of its class. An image at
+// least as like one of them (embedding cosine) as the project's typical
+// image is like its nearest centre (the median) is not off-topic, however
+// unusual it is for the project: its embedding view becomes that cosine,
+// which is at or above the median, so its doubt is at most the label
+// view's share. The cosines to a single photo run lower than to a mean of
+// many, so the bar is the median itself, not the cut: a reference vouches
+// only for pictures close to it. And the model naming in an image what it
+// names in a reference of its class is overlap with the class, as with
+// the nearest profile.
 func (d *projectDoubts) vouch(pool []*item, vs []view, refs map[string][]view, dims int, minOverlap float64) {
 	profiles := map[string][][]float32{}
 	for name, rs := range refs {
@@ -274,7 +278,9 @@ func (d *projectDoubts) vouch(pool []*item, vs []view, refs map[string][]view, d
 	}
 	for i, it := range pool {
 		for k, r := range refs[it.img.Class] {
-			d.emb[i] = max(d.emb[i], dot(vs[i].emb, r.emb))
+			if s := dot(vs[i].emb, r.emb); s >= d.st.Median {
+				d.emb[i] = max(d.emb[i], s)
+			}
 			d.labels[i] = max(d.labels[i], vs[i].labels.dot(profiles[it.img.Class][k]))
 		}
 		d.doubt[i] = d.doubtOf(d.emb[i], d.labels[i], minOverlap)
