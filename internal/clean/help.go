@@ -19,8 +19,12 @@ or its own method:
              less than min_label_overlap of the project's median overlap. This
              finds the dense clusters a scrape brings (vitamin charts among B-1
              bombers, cars among C-5 aircraft) that a within-class rule calls
-             normal. References join their class's centre; a reference unlike
-             the project is left out, with a warning. A class of 3-4 images is
+             normal. References join their class's centre and speak for the
+             class's images like them: a picture at least as like a reference
+             of its class as the project's typical image is like its centre
+             (the median) is not off-topic, and labels it shares with a
+             reference count as overlap. A reference unlike the project is left
+             out, with a warning. A class of 3-4 images is
              judged by its own images' agreement; a class that the project finds
              almost wholly unlike itself is a domain of its own (a background
              class) and is left alone, with a warning.

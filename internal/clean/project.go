@@ -23,7 +23,9 @@ import (
 // garbage under half of a class cannot pull it. An image is compared with
 // the nearest centre, so a project of two sub-domains (warships and kayaks)
 // finds neither odd, while a cluster of cars, unlike every centre, stands
-// out.
+// out. A reference is a positive example of its class: it joins the
+// class's centre and vouches for the class's images that are like it (see
+// vouch).
 //
 // The rule: e is the image's embedding cosine to the nearest centre, and z
 // its robust z-score among the whole project's images (median and 1.4826
@@ -254,6 +256,37 @@ func scoreProject(pool []*item, vs []view, p projectPicture, dims int, minOverla
 	return d
 }
 
+// vouch lets each reference of a class speak for the class's images that
+// are like it: a reference is a positive example of its class. An image at
+// least as like one of them (embedding cosine) as the project's typical
+// image is like its nearest centre (the median) is not off-topic, however
+// unusual it is for the project: its embedding view becomes that cosine,
+// which is at or above the median, so its doubt is at most the label
+// view's share. The cosines to a single photo run lower than to a mean of
+// many, so the bar is the median itself, not the cut: a reference vouches
+// only for pictures close to it. And the model naming in an image what it
+// names in a reference of its class is overlap with the class, as with
+// the nearest profile.
+func (d *projectDoubts) vouch(pool []*item, vs []view, refs map[string][]view, dims int, minOverlap float64) {
+	profiles := map[string][][]float32{}
+	for name, rs := range refs {
+		for _, r := range rs {
+			sum := make([]float64, dims)
+			r.labels.addTo(sum)
+			profiles[name] = append(profiles[name], unitSum(sum))
+		}
+	}
+	for i, it := range pool {
+		for k, r := range refs[it.img.Class] {
+			if s := dot(vs[i].emb, r.emb); s >= d.st.Median {
+				d.emb[i] = max(d.emb[i], s)
+			}
+			d.labels[i] = max(d.labels[i], vs[i].labels.dot(profiles[it.img.Class][k]))
+		}
+		d.doubt[i] = d.doubtOf(d.emb[i], d.labels[i], minOverlap)
+	}
+}
+
 // doubtOf puts both views on one scale, flagged at projectZ.
 func (d projectDoubts) doubtOf(emb, labels, minOverlap float64) float64 {
 	z := -d.st.z(emb)
@@ -379,6 +412,7 @@ func (r *runner) judgeProject(judged, names []string, byClass map[string][]*item
 		}
 		pic = projectCentres(pool, vs, usable, len(sp))
 		d = scoreProject(pool, vs, pic, len(sp), o.MinLabelOverlap)
+		d.vouch(pool, vs, usable, len(sp), o.MinLabelOverlap)
 	}
 	th := float64(projectZ)
 	rule := fmt.Sprintf("%d robust standard deviations below the project's median %.3f", projectZ, d.st.Median)

@@ -2,13 +2,16 @@ package clean
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/scour-dev/scour/internal/catalog"
 	"github.com/scour-dev/scour/internal/sharedtest"
+	"github.com/scour-dev/scour/internal/vision"
 )
 
 func cifar(t *testing.T, class string, n int) [][]byte {
@@ -285,5 +288,45 @@ func TestMisfiled(t *testing.T) {
 	}
 	if len(flags) > misfiled+2 {
 		t.Errorf("%d misfiled flags for %d misfiled images", len(flags), len(moved))
+	}
+}
+
+// A reference vouches for the pictures of its class that are like it, and
+// only for those: the same odd picture filed in another class stays doubtful.
+func TestReferencesVouch(t *testing.T) {
+	unit := func(xs ...float32) []float32 {
+		var n float32
+		for _, x := range xs {
+			n += x * x
+		}
+		for i := range xs {
+			xs[i] /= float32(math.Sqrt(float64(n)))
+		}
+		return xs
+	}
+	sp := labelSpace{}
+	lab := func(name string) sparseVec { return sp.vec([]vision.Label{{Name: name, Confidence: 1}}) }
+	odd := view{labels: lab("pier"), emb: unit(0, 1, 0.2)}
+	var pool []*item
+	var vs []view
+	for i := range 40 {
+		class := []string{"ships", "boats"}[i%2]
+		pool = append(pool, &item{img: catalog.Image{Class: class}})
+		vs = append(vs, view{labels: lab("liner"), emb: unit(1, 0.05*float32(i%5), 0)})
+	}
+	pool = append(pool, &item{img: catalog.Image{Class: "ships"}}, &item{img: catalog.Image{Class: "boats"}})
+	vs = append(vs, odd, odd)
+	refs := map[string][]view{"ships": {{labels: lab("pier"), emb: unit(0, 1, 0.25)}}}
+	pic := projectCentres(pool, vs, refs, len(sp))
+	d := scoreProject(pool, vs, pic, len(sp), 0.1)
+	if d.doubt[40] < projectZ || d.doubt[41] < projectZ {
+		t.Fatalf("the odd picture's doubts %.1f, %.1f before the reference vouches: want both >= %d", d.doubt[40], d.doubt[41], projectZ)
+	}
+	d.vouch(pool, vs, refs, len(sp), 0.1)
+	if d.doubt[40] >= labelZ {
+		t.Errorf("the picture like its class's reference: doubt %.1f, want under %d", d.doubt[40], labelZ)
+	}
+	if d.doubt[41] < projectZ {
+		t.Errorf("the same picture in a class without that reference: doubt %.1f, want >= %d", d.doubt[41], projectZ)
 	}
 }
