@@ -179,7 +179,10 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 	// out the images the centres doubt took away the in-between photos of
 	// look-alike classes, and the heads then grew sure of themselves there:
 	// with 5% swaps between fishing boats, security boats, tugs and three
-	// others, 12 false flags instead of 3.
+	// others, 12 false flags instead of 3. The price: a cluster of one
+	// other class (20 security boats among 115 destroyers, the planted
+	// benchmark) vouches for itself in the folds that hold it, and the
+	// heads then flag under half of it (the single-head rule: 0.9).
 	train := make([][]bool, len(judged))
 	for c := range judged {
 		train[c] = make([]bool, len(judged[c]))
