@@ -174,28 +174,28 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 		return
 	}
 	// The heads learn from every image but the off-topic ones (rejected
-	// ones are not in views): each image is judged by heads fitted without
-	// it, so the few misfiled ones among the rest teach little. Leaving
-	// out the images the centres doubt took away the in-between photos of
+	// ones are not in views) and the misfiled batches (see
+	// misfiledbatch.go): each image is judged by heads fitted without it,
+	// so the few misfiled ones among the rest teach little. Leaving out
+	// every image the centres doubt took away the in-between photos of
 	// look-alike classes, and the heads then grew sure of themselves there:
 	// with 5% swaps between fishing boats, security boats, tugs and three
-	// others, 12 false flags instead of 3. The price: a cluster of one
-	// other class (20 security boats among 115 destroyers, the planted
-	// benchmark) vouches for itself in the folds that hold it, and the
-	// heads then flag under half of it (the single-head rule: 0.9).
+	// others, 12 false flags instead of 3.
+	batchTh := max(minMisfiledMargin, st.Median+2*r.cfg.OffTopic.MisfiledZ*st.Sigma)
+	batch, batchSize := misfiledBatches(views, margin, th, batchTh, judged)
 	train := make([][]bool, len(judged))
 	for c := range judged {
 		train[c] = make([]bool, len(judged[c]))
 		for i, it := range judged[c] {
 			_, off := it.flags[ReasonOffTopic]
-			train[c][i] = !off || it.decision == DecisionKeep
+			train[c][i] = (!off && !batch[c][i]) || it.decision == DecisionKeep
 		}
 	}
 	byEmb, err := outOfFold(headViews(judged), train)
 	if err == nil {
 		var byLabels [][][]float64
 		if byLabels, err = outOfFold(labelViews(judged), train); err == nil {
-			r.flagMisfiled(classes, judged, margin, th, st, byEmb, byLabels)
+			r.flagMisfiled(classes, judged, margin, th, st, byEmb, byLabels, batchSize, batchTh)
 			return
 		}
 	}
@@ -258,7 +258,7 @@ func (r *runner) judgeMisfiledSmall(classes []string, judged [][]*item, views []
 // saved score is the centres' margin against th, as in a small project
 // (review sorts by it): a margin moves by a thousandth when the cached
 // embeddings are rounded, a fitted head's probability by a hundredth.
-func (r *runner) flagMisfiled(classes []string, judged [][]*item, margin [][]float64, th float64, st zStats, byEmb, byLabels [][][]float64) {
+func (r *runner) flagMisfiled(classes []string, judged [][]*item, margin [][]float64, th float64, st zStats, byEmb, byLabels [][][]float64, batchSize [][]int, batchTh float64) {
 	for c := range judged {
 		for i, it := range judged[c] {
 			pe, pl := byEmb[c][i], byLabels[c][i]
@@ -283,9 +283,17 @@ func (r *runner) flagMisfiled(classes []string, judged [][]*item, margin [][]flo
 			}
 			it.flag(Flag{Reason: ReasonMisfiled, Score: margin[c][i], Method: "heads+nearest-class",
 				Detail: fmt.Sprintf("suggest %s (%.2f by the embedding head, %.2f by the label head): heads fitted without it give its own class %.2f and %.2f (both below %.2f), and it is %.3f closer to that class's centre than to its own (threshold %.3f, %g robust standard deviations above the project's median %.3f)",
-					classes[sug], pe[sug], pl[sug], pe[c], pl[c], maxOwnProbability, margin[c][i], th, r.cfg.OffTopic.MisfiledZ, st.Median)})
+					classes[sug], pe[sug], pl[sug], pe[c], pl[c], maxOwnProbability, margin[c][i], th, r.cfg.OffTopic.MisfiledZ, st.Median) + batchNote(batchSize[c][i], batchTh)})
 		}
 	}
+}
+
+// batchNote tells review why the heads did not learn an image.
+func batchNote(size int, batchTh float64) string {
+	if size == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; one of a batch of %d near-alike suspects in this folder (median margin over %.3f), which the heads were not fitted on so that it could not vouch for itself", size, batchTh)
 }
 
 // minMisfiledClass: a class needs this many images for a picture that

@@ -2,6 +2,7 @@ package clean
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/scour-dev/scour/internal/vision"
@@ -62,6 +63,72 @@ func TestHeadViews(t *testing.T) {
 					t.Fatalf("view %d/%d: NaN", c, i)
 				}
 			}
+		}
+	}
+}
+
+// A batch is a group of suspects that are each other's nearest images in
+// their folder and far enough over the bar together; a lone suspect, a
+// group the centres barely doubt, and images a person kept or off-topic
+// ones are not in it.
+func TestMisfiledBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const dim = 8
+	at := func(axis int, jitter float64) view {
+		e := make([]float64, dim)
+		e[axis] = 1
+		for j := range e {
+			e[j] += jitter * rng.NormFloat64()
+		}
+		return view{emb: unitSum(e)}
+	}
+	var vs []view
+	var margin []float64
+	var its []*item
+	add := func(v view, m float64, it *item) int {
+		vs, margin, its = append(vs, v), append(margin, m), append(its, it)
+		return len(vs) - 1
+	}
+	for range 30 {
+		add(at(0, 0.3), -0.3, &item{})
+	}
+	var batch []int
+	for range 6 {
+		batch = append(batch, add(at(1, 0.05), 0.5, &item{}))
+	}
+	kept := add(at(1, 0.05), 0.5, &item{decision: DecisionKeep})
+	off := add(at(1, 0.05), 0.5, &item{flags: map[string]Flag{ReasonOffTopic: {}}})
+	var faint []int
+	for range 4 {
+		faint = append(faint, add(at(2, 0.05), 0.1, &item{}))
+	}
+	lone := add(at(3, 0.05), 0.9, &item{})
+	other := []view{at(4, 0.1), at(4, 0.1), at(4, 0.1)}
+	in, sizes := misfiledBatches([][]view{vs, other}, [][]float64{margin, {-0.3, -0.3, -0.3}}, 0.05, 0.2,
+		[][]*item{its, {{}, {}, {}}})
+	for _, i := range batch {
+		if !in[0][i] || sizes[0][i] != len(batch) {
+			t.Errorf("batch member %d: in %v, size %d, want in a batch of %d", i, in[0][i], sizes[0][i], len(batch))
+		}
+	}
+	for name, i := range map[string]int{"kept": kept, "off-topic": off, "lone suspect": lone} {
+		if in[0][i] {
+			t.Errorf("%s image %d is in a batch", name, i)
+		}
+	}
+	for _, i := range faint {
+		if in[0][i] {
+			t.Errorf("faint suspect %d (median margin under the bar) is in a batch", i)
+		}
+	}
+	for i := range 30 {
+		if in[0][i] {
+			t.Errorf("ordinary image %d is in a batch", i)
+		}
+	}
+	for i := range other {
+		if in[1][i] {
+			t.Errorf("class 1 image %d is in a batch", i)
 		}
 	}
 }
