@@ -33,7 +33,10 @@ Misfiled images (reason misfiled; the flag's detail and the export's suggest
 column name the class): with two or more classes of 3 or more images, three
 opinions must agree. Two are heads, softmax regressions each fitted five
 times on four fifths of the project and asked about the fifth they did not
-see (off-topic and rejected images are never fitted on; the penalty is the
+see (off-topic and rejected images are never fitted on, nor a misfiled
+batch: three or more suspects that are each other's nearest images in their
+folder, their median margin (see below) over twice misfiled_z, so that 20
+photos of another class filed together cannot vouch for each other; the penalty is the
 one whose held-out predictions fit best): one reads the image's embedding
 (square-rooted and standardised over the project), the other its label
 distribution. Each must give the image's own class less than 0.1. They err
