@@ -34,19 +34,28 @@ or its own method:
   off        no off-topic check
 
 Misfiled images (reason misfiled; the flag's detail and the export's suggest
-column name the class): with two or more classes of 3 or more images, two
-opinions must agree. First, each image is compared with every class's robust
-centre, on embeddings standardised over the project, its own class's centre
-without it: it must be closer to another class by more than misfiled_z (2)
-robust standard deviations above the project's median margin. Second, a
-softmax regression over the same embeddings, fitted five times on four fifths
-of the project and asked about the fifth it did not see (the images the
-centres doubt, off-topic ones and rejected ones are never fitted on; its
-penalty is the one whose held-out predictions fit the rest best), must give
-the image's own class less than 0.1. The suggested class is that head's most
-likely other class. Photos of look-alike classes (fishing boats, security
-boats, tugs) often sit nearer another class's centre yet still look like
-their own class to the head; a photo filed in the wrong folder does not.
+column name the class): with two or more classes of 3 or more images, three
+opinions must agree. Two are heads, softmax regressions each fitted five
+times on four fifths of the project and asked about the fifth they did not
+see (off-topic and rejected images are never fitted on, nor a misfiled
+batch: three or more suspects that are each other's nearest images in their
+folder, their median margin (see below) over twice misfiled_z, so that 20
+photos of another class filed together cannot vouch for each other; the penalty is the
+one whose held-out predictions fit best): one reads the image's embedding
+(square-rooted and standardised over the project), the other its label
+distribution. Each must give the image's own class less than 0.1. They err
+on different photos, so a photo between two look-alike classes (fishing
+boats, security boats, tugs) rarely fools both, while a photo filed in the
+wrong folder fools neither. Third, the image must be closer to another
+class's robust centre than to its own class's centre without it, by more
+than misfiled_z (1) robust standard deviations above the project's median
+margin (at least 0.05): this spares classes the embeddings barely tell apart
+(two bomber types), where the heads can be sure and wrong. The suggested
+class is the one the two heads together find most likely. The saved misfiled
+score is the centres' margin, beside its threshold. The heads need 50 images
+in every class: a smaller project uses one head on the embeddings, fitted
+without the images the centres doubt (a few misfiled images are a large share
+of a small folder and would leave heads fitted on them too unsure to flag).
 With one class there is nothing to compare: skipped, with a note.
 
 Learning from review: each keep or reject (scour review, restore --keep) is
