@@ -153,6 +153,13 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 		r.note("misfiled check skipped: fewer than two classes have enough labelled images with embeddings")
 		return
 	}
+	// The embedding head reads the raw embeddings, which standardised
+	// takes from the items (one copy in memory instead of two), so its
+	// views are made first.
+	var heads [][]view
+	if smallestKept(members) >= minHeadsClass {
+		heads = headViews(keptOf(members))
+	}
 	views, pinned, judged := standardised(members)
 	margin, _ := misfiledScores(views, pinned, 0, len(views[0][0].emb))
 	var all []float64
@@ -165,11 +172,7 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 	}
 	st := robustStats(all)
 	th := max(minMisfiledMargin, st.Median+r.cfg.OffTopic.MisfiledZ*st.Sigma)
-	smallest := len(judged[0])
-	for _, its := range judged {
-		smallest = min(smallest, len(its))
-	}
-	if smallest < minHeadsClass {
+	if heads == nil {
 		r.judgeMisfiledSmall(classes, judged, views, margin, th, st)
 		return
 	}
@@ -191,7 +194,7 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 			train[c][i] = (!off && !batch[c][i]) || it.decision == DecisionKeep
 		}
 	}
-	byEmb, err := outOfFold(headViews(judged), train)
+	byEmb, err := outOfFold(heads, train)
 	if err == nil {
 		var byLabels [][][]float64
 		if byLabels, err = outOfFold(labelViews(judged), train); err == nil {
@@ -543,4 +546,30 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 		}
 	}
 	return byL2[best], nil
+}
+
+// keptOf is members without the rejected images, in the order standardised
+// keeps them.
+func keptOf(members [][]*item) [][]*item {
+	out := make([][]*item, len(members))
+	for c, its := range members {
+		for _, it := range its {
+			if it.decision != DecisionReject {
+				out[c] = append(out[c], it)
+			}
+		}
+	}
+	return out
+}
+
+// smallestKept is the size of the smallest class once rejected images are
+// left out.
+func smallestKept(members [][]*item) int {
+	smallest := -1
+	for _, its := range keptOf(members) {
+		if smallest < 0 || len(its) < smallest {
+			smallest = len(its)
+		}
+	}
+	return smallest
 }
