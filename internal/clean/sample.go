@@ -113,20 +113,24 @@ func predictEach(m *nn.Model, embs [][]float32, scale float32, classes int, put 
 }
 
 // standardiseInto standardises f's embedding (each dimension centred by mu
-// and scaled by sd, then the whole to unit length, as unitSum would) in
-// its own array, and takes the embedding from f. The misfiled check is the
-// last to read the embeddings, and a standardised copy of every one is as
-// large as all of them: 500 MB at 100,000 images.
+// and scaled by sd, then the whole to unit length, as unitSum would) into
+// a new array and drops f's reference to the raw one, so that the raw
+// embedding can be collected as the standardised one is made: the misfiled
+// check is the last to read the embeddings, and holding both would double
+// them (500 MB at 100,000 images). Not in place: the raw array may be
+// shared (a labeler's cache, the catalog writer), and overwriting it
+// corrupted every later reader of the same pictures.
 func standardiseInto(f *features, mu, sd []float64) []float32 {
-	e := f.Embedding[:len(mu)]
+	src := f.Embedding[:len(mu)]
 	f.Embedding = nil
+	e := make([]float32, len(src))
 	var n float64
-	for j, x := range e {
+	for j, x := range src {
 		v := (float64(x) - mu[j]) / sd[j]
 		n += v * v
 	}
 	n = math.Sqrt(n)
-	for j, x := range e {
+	for j, x := range src {
 		if n == 0 {
 			e[j] = 0
 			continue
