@@ -156,11 +156,16 @@ func (r *runner) judgeMisfiled(names []string, byClass map[string][]*item) {
 	// The embedding head reads the raw embeddings, which standardised
 	// takes from the items (one copy in memory instead of two), so its
 	// views are made first.
-	var heads [][]view
-	if smallestKept(members) >= minHeadsClass {
-		heads = headViews(keptOf(members))
+	judged := withoutRejected(members)
+	smallest := len(judged[0])
+	for _, its := range judged {
+		smallest = min(smallest, len(its))
 	}
-	views, pinned, judged := standardised(members)
+	var heads [][]view
+	if smallest >= minHeadsClass {
+		heads = headViews(judged)
+	}
+	views, pinned := standardised(members, judged)
 	margin, _ := misfiledScores(views, pinned, 0, len(views[0][0].emb))
 	var all []float64
 	for c := range margin {
@@ -303,18 +308,48 @@ func batchNote(size int, batchTh float64) string {
 // others can be compared with.
 const minMisfiledClass = 3
 
-// standardised turns the embeddings of each class's images into views
-// with each dimension centred and scaled over the project. Rejected images
-// are left out: they are neither judged nor a picture of their class.
-func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged [][]*item) {
-	dim := len(members[0][0].f.Embedding)
-	mu, sd := make([]float64, dim), make([]float64, dim)
+// withoutRejected is what the misfiled check judges: each class's images
+// but those a person rejected, which are neither judged nor a picture of
+// their class.
+func withoutRejected(members [][]*item) [][]*item {
+	judged := make([][]*item, len(members))
+	for c, its := range members {
+		for _, it := range its {
+			if it.decision != DecisionReject {
+				judged[c] = append(judged[c], it)
+			}
+		}
+	}
+	return judged
+}
+
+// standardised turns the embeddings of the judged images (members without
+// the rejected ones) into views with each dimension centred and scaled
+// over every member of the project.
+func standardised(members, judged [][]*item) (views [][]view, pinned [][]bool) {
+	mu, sd := embeddingStats(members, func(x float32) float64 { return float64(x) })
+	views, pinned = make([][]view, len(judged)), make([][]bool, len(judged))
+	for c, its := range judged {
+		for _, it := range its {
+			views[c] = append(views[c], view{emb: standardiseInto(it.f, mu, sd)})
+			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
+		}
+	}
+	return views, pinned
+}
+
+// embeddingStats is the mean and spread of each embedding dimension,
+// after f, over the images of classes (the first class must have one).
+func embeddingStats(classes [][]*item, f func(float32) float64) (mu, sd []float64) {
+	dim := len(classes[0][0].f.Embedding)
+	mu, sd = make([]float64, dim), make([]float64, dim)
 	var n float64
-	for _, its := range members {
+	for _, its := range classes {
 		for _, it := range its {
 			for j, x := range it.f.Embedding[:dim] {
-				mu[j] += float64(x)
-				sd[j] += float64(x) * float64(x)
+				v := f(x)
+				mu[j] += v
+				sd[j] += v * v
 			}
 			n++
 		}
@@ -324,18 +359,7 @@ func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged []
 		// The floor keeps a dimension that never varies from dividing by 0.
 		sd[j] = math.Sqrt(max(sd[j]/n-mu[j]*mu[j], 0)) + 1e-3
 	}
-	views, pinned, judged = make([][]view, len(members)), make([][]bool, len(members)), make([][]*item, len(members))
-	for c, its := range members {
-		for _, it := range its {
-			if it.decision == DecisionReject {
-				continue
-			}
-			views[c] = append(views[c], view{emb: standardiseInto(it.f, mu, sd)})
-			pinned[c] = append(pinned[c], it.decision == DecisionKeep)
-			judged[c] = append(judged[c], it)
-		}
-	}
-	return views, pinned, judged
+	return mu, sd
 }
 
 // headViews is what the embedding head reads: each embedding
@@ -347,31 +371,14 @@ func standardised(members [][]*item) (views [][]view, pinned [][]bool, judged []
 // three other classes, ranking by the two heads together: 3 false flags
 // at recall 0.8 with the root, 4 without.
 func headViews(judged [][]*item) [][]view {
-	var n int
-	for _, its := range judged {
-		n += len(its)
-	}
-	dim := len(judged[0][0].f.Embedding)
 	root := func(x float32) float64 {
 		if x < 0 {
 			return -math.Sqrt(float64(-x))
 		}
 		return math.Sqrt(float64(x))
 	}
-	mu, sd := make([]float64, dim), make([]float64, dim)
-	for _, its := range judged {
-		for _, it := range its {
-			for j, x := range it.f.Embedding[:dim] {
-				r := root(x)
-				mu[j] += r
-				sd[j] += r * r
-			}
-		}
-	}
-	for j := range mu {
-		mu[j] /= float64(n)
-		sd[j] = math.Sqrt(max(sd[j]/float64(n)-mu[j]*mu[j], 0)) + 1e-3
-	}
+	mu, sd := embeddingStats(judged, root)
+	dim := len(mu)
 	views := make([][]view, len(judged))
 	e := make([]float64, dim)
 	for c, its := range judged {
@@ -546,30 +553,4 @@ func outOfFold(views [][]view, train [][]bool) ([][][]float64, error) {
 		}
 	}
 	return byL2[best], nil
-}
-
-// keptOf is members without the rejected images, in the order standardised
-// keeps them.
-func keptOf(members [][]*item) [][]*item {
-	out := make([][]*item, len(members))
-	for c, its := range members {
-		for _, it := range its {
-			if it.decision != DecisionReject {
-				out[c] = append(out[c], it)
-			}
-		}
-	}
-	return out
-}
-
-// smallestKept is the size of the smallest class once rejected images are
-// left out.
-func smallestKept(members [][]*item) int {
-	smallest := -1
-	for _, its := range keptOf(members) {
-		if smallest < 0 || len(its) < smallest {
-			smallest = len(its)
-		}
-	}
-	return smallest
 }
