@@ -9,13 +9,7 @@ import (
 )
 
 func TestQuality(t *testing.T) {
-	if testing.Short() {
-		t.Skip("labels ~150 photos")
-	}
-	shared := sharedtest.Dir(t)
-	if _, err := vision.RuntimeLibrary(); err != nil {
-		t.Skipf("no ONNX Runtime: %v", err)
-	}
+	shared := recognizerData(t, "labels ~150 photos")
 	rep, err := Quality(context.Background(), QualityOptions{Shared: shared})
 	if err != nil {
 		t.Fatal(err)
@@ -24,13 +18,7 @@ func TestQuality(t *testing.T) {
 }
 
 func TestSpeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("labels 200 photos twice")
-	}
-	shared := sharedtest.Dir(t)
-	if _, err := vision.RuntimeLibrary(); err != nil {
-		t.Skipf("no ONNX Runtime: %v", err)
-	}
+	shared := recognizerData(t, "labels 200 photos twice")
 	rep, err := Speed(context.Background(), SpeedOptions{Shared: shared, N: 200})
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +31,7 @@ func TestSpeed(t *testing.T) {
 // images with an embedding: a variant can come out byte for byte like
 // another, and is then one image).
 func TestScale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("makes and labels 300 images")
-	}
-	shared := sharedtest.Dir(t)
-	if _, err := vision.RuntimeLibrary(); err != nil {
-		t.Skipf("no ONNX Runtime: %v", err)
-	}
+	shared := recognizerData(t, "makes and labels 300 images")
 	rep, err := Scale(context.Background(), ScaleOptions{Shared: shared, Images: 300, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -94,4 +76,19 @@ func BenchmarkDedup1M(b *testing.B) {
 		b.ReportMetric(float64(rep.PeakRSSBytes)/1e6, "peakRSS-MB")
 		b.ReportMetric(float64(rep.Pairs), "pairs")
 	}
+}
+
+// recognizerData is the shared test data's folder for a test that runs the
+// real recognizer over its photos (what says how many, the reason -short
+// skips it); without the data or ONNX Runtime the test is skipped.
+func recognizerData(t *testing.T, what string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what)
+	}
+	shared := sharedtest.Dir(t)
+	if _, err := vision.RuntimeLibrary(); err != nil {
+		t.Skipf("no ONNX Runtime: %v", err)
+	}
+	return shared
 }

@@ -4,22 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/scour-dev/scour/internal/sharedtest"
-	"github.com/scour-dev/scour/internal/vision"
 )
 
 // The misfiled benchmark alone (go test -run TestMisfiled): both boats
 // sets meet the targets for precision, recall and the suggested
 // class.
 func TestMisfiled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("labels about 870 photos")
-	}
-	shared := sharedtest.Dir(t)
-	if _, err := vision.RuntimeLibrary(); err != nil {
-		t.Skipf("no ONNX Runtime: %v", err)
-	}
+	shared := recognizerData(t, "labels about 870 photos")
 	var out strings.Builder
 	if err := Misfiled(context.Background(), WebOptions{Shared: shared}, &out); err != nil {
 		t.Fatal(err)

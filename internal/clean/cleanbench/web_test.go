@@ -6,9 +6,6 @@ import (
 	"image"
 	"strings"
 	"testing"
-
-	"github.com/scour-dev/scour/internal/sharedtest"
-	"github.com/scour-dev/scour/internal/vision"
 )
 
 // Pages of a kind are a cluster of look-alikes, never copies, and the
@@ -32,13 +29,7 @@ func TestRenderPage(t *testing.T) {
 
 // The real scrape: the targets without references.
 func TestNoisyWeb(t *testing.T) {
-	if testing.Short() {
-		t.Skip("labels 669 photos")
-	}
-	shared := sharedtest.Dir(t)
-	if _, err := vision.RuntimeLibrary(); err != nil {
-		t.Skipf("no ONNX Runtime: %v", err)
-	}
+	shared := recognizerData(t, "labels 669 photos")
 	var out strings.Builder
 	if err := NoisyWeb(context.Background(), WebOptions{Shared: shared}, &out); err != nil {
 		t.Fatal(err)
